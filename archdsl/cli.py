@@ -1,0 +1,67 @@
+"""The command line: argument handling only."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .analysis import DTYPE_BYTES
+from .errors import ArchError, UsageError
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict:
+    out = {}
+    for item in values:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip() or not value.strip():
+            raise UsageError(f"--set {item}: write --set NAME=VALUE, e.g. --set classes=10")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _fail(err: ArchError) -> None:
+    click.echo(err.format(), err=True)
+    sys.exit(2 if isinstance(err, UsageError) else 1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="archdsl")
+def main() -> None:
+    """archdsl: shapes, parameters, MACs, memory and receptive fields of a network, from a short spec."""
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--batch", type=int, default=1, show_default=True, help="Batch size (MACs, FLOPs and activations scale with it).")
+@click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32", show_default=True, help="Bytes per element.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
+@click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
+def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None) -> None:
+    """Analyse SPEC: one row per layer, with totals."""
+    from .network import load
+
+    try:
+        net = load(spec if spec.endswith(".arch") or "\n" in spec else spec, set=_parse_sets(sets))
+        result = net.analyze(batch=batch, dtype=dtype, depth=depth)
+    except ArchError as err:
+        _fail(err)
+    except OSError as err:
+        _fail(UsageError(f"cannot read {spec}: {err.strerror}"))
+    for warning in result.warnings:
+        click.echo(warning.format(), err=True)
+    if fmt == "table":
+        from rich.console import Console
+
+        from .report.table import render_table
+
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=160)
+        render_table(result, console)
+        return
+    from .report import formats
+
+    text = {"json": formats.to_json, "csv": formats.to_csv, "markdown": formats.to_markdown}[fmt](result)
+    click.echo(text, nl=not text.endswith("\n"))

@@ -1,0 +1,10 @@
+"""Every limit a spec is held to, in one place (docs/language.md, "Limits")."""
+
+MAX_FILE_BYTES = 1 << 20  # one spec file
+MAX_NESTING = 64  # braces and parentheses inside one another
+MAX_CALL_DEPTH = 32  # blocks calling blocks
+MAX_IMPORT_DEPTH = 16  # `use` inside `use`
+MAX_NODES = 100_000  # layers after expanding blocks and repetition
+MAX_REPEAT = 10_000  # one `xN`, `repeat N` or `for` range
+MAX_INT = 10**9  # any integer literal or computed value
+MAX_NAME = 200  # characters in a layer's full name

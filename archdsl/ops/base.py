@@ -1,0 +1,121 @@
+"""What every op declares: its arguments, shape rule, parameter count, costs, receptive field.
+
+Shapes are PyTorch order without the batch: (C, L), (C, H, W), (C, D, H, W), or (F,) for a flat
+vector. `infer` returns the output shape and the *resolved* attributes (everything per spatial
+dimension, channels filled in): the one dictionary that the costs, the report and a builder read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+REQUIRED = object()
+
+ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "gelu", "silu", "prelu")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of an op. `flag`: a yes/no option that may be written bare (`bn`, `ceil`)."""
+
+    name: str
+    kind: str  # int | float | bool | size | pad | choice | act | any
+    default: object = REQUIRED
+    minimum: int = 0
+    choices: tuple = ()
+    flag: bool = False
+
+
+class OpError(Exception):
+    """Raised by a shape rule; the shapes pass adds the layer's span."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+class Op:
+    name: str = ""
+    family: str = "other"  # conv | pool | linear | norm | activation | shape | merge | input
+    args: tuple[Arg, ...] = ()
+    positional: tuple[str, ...] = ()
+    takes_stride = False  # accepts `/s`
+    attaches = False  # accepts `bn` and `act=` (expanded into layers of their own)
+    inplace = False  # runs in place when its input has no other reader
+    creates_output = True  # False for views and no-ops (flatten, identity, eval dropout)
+    min_inputs = max_inputs = 1
+    doc = ""
+
+    def arg(self, name: str) -> Arg | None:
+        return next((a for a in self.args if a.name == name), None)
+
+    # --- rules; inputs are shapes without batch -------------------------------------------
+    def infer(self, a: dict, ins: list[tuple]) -> tuple[tuple, dict]:
+        """Output shape and resolved attributes; elementwise by default."""
+        return ins[0], dict(a)
+
+    def params(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        return 0
+
+    def macs(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        """Multiply-adds of conv, transposed conv, linear and matmul, bias excluded (one sample)."""
+        return 0
+
+    def other_ops(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        """All other arithmetic, one sample (docs/conventions.md, "Other work")."""
+        return prod(out)
+
+    def window(self, r: dict, ins: list[tuple], out: tuple):
+        """Receptive-field rule: None (elementwise), ("window", k_eff, s), ("transposed", k_eff, s),
+        ("resample", factor, taps) or ("global",). See passes/receptive_field.py."""
+        return None
+
+    def describe(self, r: dict) -> str:
+        return self.name
+
+
+# ---- helpers shared by the shape rules ------------------------------------------------------
+
+
+def spatial_rank(shape: tuple) -> int:
+    return len(shape) - 1
+
+
+def need_spatial(op: str, shape: tuple) -> int:
+    rank = spatial_rank(shape)
+    if rank < 1:
+        raise OpError(
+            f"{op} needs an input with spatial dimensions, but its input is the flat vector [{shape[0]}]",
+            hint="a layer before it (fc or flatten) has already flattened the tensor",
+        )
+    if rank > 3:
+        raise OpError(f"{op} supports 1, 2 or 3 spatial dimensions, not {rank}")
+    return rank
+
+
+def per_dim(value, rank: int, what: str) -> tuple[int, ...]:
+    """An int applies to every spatial dimension; a size such as 3x3 must have one entry per dimension."""
+    if isinstance(value, int):
+        return (value,) * rank
+    if len(value) != rank:
+        raise OpError(
+            f"{what} {'x'.join(map(str, value))} has {len(value)} dimensions but the input has {rank} spatial dimension{'s' if rank != 1 else ''}"
+        )
+    return tuple(value)
+
+
+def fmt_size(values: tuple) -> str:
+    return "x".join(str(v) for v in values)
+
+
+def fmt_compact(values: tuple) -> str:
+    """3x3 stays 3x3; (2, 2) as a stride or padding is written 2."""
+    return str(values[0]) if len(set(values)) == 1 else fmt_size(values)
+
+
+def check_positive(op: str, out: tuple, ins: tuple, what: str = "output") -> None:
+    if any(v <= 0 for v in out):
+        raise OpError(
+            f"the {what} of {op} would be {fmt_size(out)}: a size reaches zero (input {fmt_size(ins)})",
+            hint="the input is too small for this kernel and stride; use padding or a smaller kernel",
+        )

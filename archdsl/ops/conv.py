@@ -1,0 +1,150 @@
+"""Convolution and transposed convolution (1D, 2D and 3D, chosen by the input's rank)."""
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+
+_COMMON = (
+    Arg("filters", "int", minimum=1),
+    Arg("kernel", "size", minimum=1),
+    Arg("stride", "size", 1, minimum=1),
+    Arg("dilation", "size", 1, minimum=1),
+    Arg("groups", "int", 1, minimum=1),
+    Arg("depthwise", "bool", False, flag=True),
+    Arg("bias", "bool", True, flag=True),
+    Arg("bn", "bool", False, flag=True),
+    Arg("act", "act", "none"),
+)
+
+
+def sliding(n: int, k_eff: int, s: int, p_lo: int, p_hi: int, ceil: bool = False) -> tuple[int, int]:
+    """PyTorch's output size of a sliding window, and how many input positions are left over.
+
+    floor((n + p_lo + p_hi - k_eff) / s) + 1, or ceil in ceil mode where the last window must
+    start inside the input or its left padding (aten's pooling_output_shape).
+    """
+    span = n + p_lo + p_hi - k_eff
+    if ceil:
+        out = -(-span // s) + 1 if span >= 0 else span // s + 1
+        if (out - 1) * s >= n + p_lo:
+            out -= 1
+        return out, 0
+    return span // s + 1, (span % s if span >= 0 else 0)
+
+
+def dropped_note(axis: int, n: int, k_eff: int, p: int, s: int, rest: int) -> dict:
+    return {"axis": axis, "n": n, "k": k_eff, "p": p, "s": s, "rest": rest}
+
+
+class Conv(Op):
+    name = "conv"
+    family = "conv"
+    args = _COMMON[:3] + (Arg("pad", "pad", 0),) + _COMMON[3:]
+    positional = ("filters", "kernel")
+    takes_stride = True
+    attaches = True
+    doc = "convolution: filters, kernel, /stride, pad (number, per dimension, same, valid), dilation, groups, depthwise, bias"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        rank = need_spatial("conv", shape)
+        cin, spatial = shape[0], shape[1:]
+        k = per_dim(a["kernel"], rank, "kernel")
+        s = per_dim(a["stride"], rank, "stride")
+        d = per_dim(a["dilation"], rank, "dilation")
+        groups = cin if a["depthwise"] else a["groups"]
+        cout = a["filters"]
+        if cin % groups or cout % groups:
+            raise OpError(
+                f"groups={groups} must divide both the input channels ({cin}) and the filters ({cout})"
+            )
+        k_eff = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
+        pad = a["pad"]
+        if pad == "same" and all(ss == 1 for ss in s) and any(ke % 2 == 0 for ke in k_eff):
+            padding = "same"  # PyTorch pads the extra column on the right/bottom
+            out_sp = spatial
+            dropped = []
+        else:
+            if pad in ("same", "valid"):
+                p = tuple((ke - 1) // 2 for ke in k_eff) if pad == "same" else (0,) * rank
+            else:
+                p = per_dim(pad, rank, "padding")
+            padding = p
+            results = [sliding(n, ke, ss, pp, pp) for n, ke, ss, pp in zip(spatial, k_eff, s, p)]
+            out_sp = tuple(o for o, _ in results)
+            dropped = [dropped_note(i, n, ke, pp, ss, rest) for i, ((_, rest), n, ke, ss, pp) in enumerate(zip(results, spatial, k_eff, s, p)) if rest]
+        out = (cout,) + tuple(out_sp)
+        check_positive("conv", out_sp, spatial)
+        r = {"in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": s, "padding": padding,
+             "dilation": d, "groups": groups, "bias": a["bias"], "dims": rank, "dropped": dropped}
+        return out, r
+
+    def params(self, r, ins, out):
+        return r["out_channels"] * (r["in_channels"] // r["groups"]) * prod(r["kernel_size"]) + (r["out_channels"] if r["bias"] else 0)
+
+    def macs(self, r, ins, out):
+        return prod(out) * (r["in_channels"] // r["groups"]) * prod(r["kernel_size"])
+
+    def other_ops(self, r, ins, out):
+        return prod(out) if r["bias"] else 0
+
+    def window(self, r, ins, out):
+        k_eff = tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"]))
+        return ("window", k_eff, r["stride"])
+
+    def describe(self, r):
+        text = f"{self.name} {r['out_channels']} {fmt_size(r['kernel_size'])}"
+        if any(s != 1 for s in r["stride"]):
+            text += f" /{fmt_compact(r['stride'])}"
+        pad = r["padding"]
+        if pad == "same" or any(pad):
+            text += f" pad={'same' if pad == 'same' else fmt_compact(pad)}"
+        if r.get("output_padding") and any(r["output_padding"]):
+            text += f" outpad={fmt_compact(r['output_padding'])}"
+        if any(d != 1 for d in r["dilation"]):
+            text += f" dilation={fmt_compact(r['dilation'])}"
+        if r["groups"] != 1:
+            text += " depthwise" if r["groups"] == r["in_channels"] == r["out_channels"] else f" groups={r['groups']}"
+        if not r["bias"]:
+            text += " bias=no"
+        return text
+
+
+class ConvTranspose(Conv):
+    name = "convT"
+    args = _COMMON[:3] + (Arg("pad", "size", 0), Arg("outpad", "size", 0)) + _COMMON[3:]
+    doc = "transposed convolution: filters, kernel, /stride, pad, outpad (output padding), dilation, groups, bias"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        rank = need_spatial("convT", shape)
+        cin, spatial = shape[0], shape[1:]
+        k = per_dim(a["kernel"], rank, "kernel")
+        s = per_dim(a["stride"], rank, "stride")
+        d = per_dim(a["dilation"], rank, "dilation")
+        p = per_dim(a["pad"], rank, "padding")
+        op = per_dim(a["outpad"], rank, "output padding")
+        groups = cin if a["depthwise"] else a["groups"]
+        cout = a["filters"]
+        if cin % groups or cout % groups:
+            raise OpError(f"groups={groups} must divide both the input channels ({cin}) and the filters ({cout})")
+        for o, ss, dd in zip(op, s, d):
+            if o >= max(ss, dd):
+                raise OpError(f"output padding {o} must be smaller than the stride ({ss}) or the dilation ({dd})")
+        out_sp = tuple((n - 1) * ss - 2 * pp + dd * (kk - 1) + o + 1 for n, ss, pp, dd, kk, o in zip(spatial, s, p, d, k, op))
+        check_positive("convT", out_sp, spatial)
+        r = {"in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": s, "padding": p,
+             "output_padding": op, "dilation": d, "groups": groups, "bias": a["bias"], "dims": rank, "dropped": []}
+        return (cout,) + out_sp, r
+
+    def params(self, r, ins, out):
+        return r["in_channels"] * (r["out_channels"] // r["groups"]) * prod(r["kernel_size"]) + (r["out_channels"] if r["bias"] else 0)
+
+    def macs(self, r, ins, out):
+        # every input element is multiplied by a whole kernel for each output channel of its group
+        return prod(ins[0]) * (r["out_channels"] // r["groups"]) * prod(r["kernel_size"])
+
+    def window(self, r, ins, out):
+        k_eff = tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"]))
+        return ("transposed", k_eff, r["stride"])

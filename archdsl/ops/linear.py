@@ -1,0 +1,56 @@
+"""Fully connected layers and flatten."""
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op
+
+
+class Linear(Op):
+    name = "fc"
+    family = "linear"
+    args = (
+        Arg("features", "int", minimum=1),
+        Arg("bias", "bool", True, flag=True),
+        Arg("bn", "bool", False, flag=True),
+        Arg("act", "act", "none"),
+    )
+    positional = ("features",)
+    attaches = True
+    doc = "fully connected layer: features, bias; flattens a spatial input by itself"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        fin = prod(shape)
+        return (a["features"],), {"in_features": fin, "out_features": a["features"], "bias": a["bias"], "flatten": len(shape) > 1}
+
+    def params(self, r, ins, out):
+        return r["in_features"] * r["out_features"] + (r["out_features"] if r["bias"] else 0)
+
+    def macs(self, r, ins, out):
+        return r["in_features"] * r["out_features"]
+
+    def other_ops(self, r, ins, out):
+        return r["out_features"] if r["bias"] else 0
+
+    def window(self, r, ins, out):
+        return ("global",)
+
+    def describe(self, r):
+        return f"fc {r['out_features']}" + ("" if r["bias"] else " bias=no")
+
+
+class Flatten(Op):
+    name = "flatten"
+    family = "shape"
+    creates_output = False  # a view
+    doc = "flatten to a vector (a view: creates no tensor)"
+
+    def infer(self, a, ins):
+        return (prod(ins[0]),), {}
+
+    def other_ops(self, r, ins, out):
+        return 0
+
+    def window(self, r, ins, out):
+        return ("global",)

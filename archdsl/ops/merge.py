@@ -1,0 +1,50 @@
+"""Merges of parallel branches: `concat` along channels and `add` (residual)."""
+from __future__ import annotations
+
+from math import prod
+
+from .base import Op, OpError, fmt_size
+
+
+def _slide(shape: tuple) -> str:
+    """A shape as the slides write it: [28x28x256]."""
+    return "[" + fmt_size(shape[1:] + shape[:1] if len(shape) > 1 else shape) + "]"
+
+
+class Concat(Op):
+    name = "concat"
+    family = "merge"
+    min_inputs, max_inputs = 1, 10_000
+    doc = "concatenates its branches along the channels (depth)"
+
+    def infer(self, a, ins):
+        first = ins[0]
+        for i, s in enumerate(ins[1:], 2):
+            if len(s) != len(first) or s[1:] != first[1:]:
+                raise OpError(
+                    f"concat needs every branch to have the same spatial size, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}"
+                )
+        return (sum(s[0] for s in ins),) + first[1:], {}
+
+    def other_ops(self, r, ins, out):
+        return 0
+
+
+class Add(Op):
+    name = "add"
+    family = "merge"
+    min_inputs, max_inputs = 1, 10_000
+    doc = "adds its branches elementwise (a residual connection)"
+
+    def infer(self, a, ins):
+        first = ins[0]
+        for i, s in enumerate(ins[1:], 2):
+            if s != first:
+                raise OpError(
+                    f"add needs every branch to have the same shape, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}",
+                    hint="a residual branch that changes channels or stride needs a projection (1x1 conv) on the shortcut",
+                )
+        return first, {}
+
+    def other_ops(self, r, ins, out):
+        return prod(out) * (len(ins) - 1)

@@ -1,0 +1,92 @@
+"""Dropout, identity, upsampling and the input."""
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op, OpError, fmt_size, need_spatial, per_dim
+
+
+class Dropout(Op):
+    name = "dropout"
+    family = "shape"
+    args = (Arg("p", "float", 0.5),)
+    positional = ("p",)
+    creates_output = False  # analysed in eval mode, where dropout returns its input
+    doc = "dropout with probability p (default 0.5); nothing in eval mode"
+
+    def infer(self, a, ins):
+        if not 0 <= a["p"] <= 1:
+            raise OpError(f"dropout probability {a['p']} is not between 0 and 1")
+        return ins[0], {"p": a["p"]}
+
+    def other_ops(self, r, ins, out):
+        return 0
+
+    def describe(self, r):
+        return f"dropout {r['p']:g}"
+
+
+class Identity(Op):
+    name = "identity"
+    family = "shape"
+    creates_output = False
+    doc = "passes its input through"
+
+    def other_ops(self, r, ins, out):
+        return 0
+
+
+class Upsample(Op):
+    name = "upsample"
+    family = "shape"
+    args = (Arg("scale", "size", None, minimum=1), Arg("size", "size", None, minimum=1),
+            Arg("mode", "choice", "nearest", choices=("nearest", "bilinear", "linear", "trilinear")),
+            Arg("align_corners", "bool", False))
+    positional = ("scale",)
+    doc = "upsampling by an integer scale or to a size; mode nearest or bilinear (linear in 1D, trilinear in 3D)"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        rank = need_spatial("upsample", shape)
+        mode = a["mode"]
+        if mode != "nearest":
+            mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
+            if a["mode"] not in ("bilinear", mode):
+                raise OpError(f"mode {a['mode']} does not fit a {rank}D input; use {mode}")
+        if (a["scale"] is None) == (a["size"] is None):
+            raise OpError("upsample needs either a scale (upsample 2) or a size (size=56x56), not both")
+        if a["scale"] is not None:
+            scale = per_dim(a["scale"], rank, "scale")
+            out_sp = tuple(n * f for n, f in zip(shape[1:], scale))
+            r = {"scale_factor": scale, "size": None}
+        else:
+            out_sp = per_dim(a["size"], rank, "size")
+            r = {"scale_factor": None, "size": out_sp}
+        r.update(mode=mode, align_corners=a["align_corners"] if mode != "nearest" else None, dims=rank)
+        return (shape[0],) + out_sp, r
+
+    def other_ops(self, r, ins, out):
+        return 0 if r["mode"] == "nearest" else 2 ** r["dims"] * prod(out)  # one weight per neighbour
+
+    def window(self, r, ins, out):
+        factors = tuple(o / n for o, n in zip(out[1:], ins[0][1:]))
+        return ("resample", factors, 1 if r["mode"] == "nearest" else 2)
+
+    def describe(self, r):
+        how = f"x{fmt_size(r['scale_factor'])}" if r["scale_factor"] else f"to {fmt_size(r['size'])}"
+        return f"upsample {how} {r['mode']}"
+
+
+class InputOp(Op):
+    """The network input: not written as a layer, created by the `input` statement."""
+
+    name = "input"
+    family = "input"
+    min_inputs = max_inputs = 0
+    args = (Arg("shape", "any"),)
+
+    def infer(self, a, ins):
+        return a["shape"], {"shape": a["shape"]}
+
+    def other_ops(self, r, ins, out):
+        return 0

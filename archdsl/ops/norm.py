@@ -1,0 +1,85 @@
+"""Batch, layer, group and local response normalisation."""
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op, OpError, need_spatial
+
+
+class BatchNorm(Op):
+    name = "bn"
+    family = "norm"
+    args = (Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1), Arg("affine", "bool", True))
+    doc = "batch normalisation over channels (1D, 2D or 3D by the input's rank); eps, momentum, affine"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        return shape, {"num_features": shape[0], "eps": a["eps"], "momentum": a["momentum"], "affine": a["affine"], "dims": max(1, len(shape) - 1)}
+
+    def params(self, r, ins, out):
+        return 2 * r["num_features"] if r["affine"] else 0
+
+    def other_ops(self, r, ins, out):
+        return 2 * prod(out)  # eval mode: one multiply and one add per element
+
+    def describe(self, r):
+        return "bn" + (f" eps={r['eps']:g}" if r["eps"] != 1e-5 else "")
+
+
+class LayerNorm(Op):
+    name = "layernorm"
+    family = "norm"
+    args = (Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
+    doc = "layer normalisation over all of a sample's dimensions; eps, affine"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        return shape, {"normalized_shape": shape, "eps": a["eps"], "affine": a["affine"]}
+
+    def params(self, r, ins, out):
+        return 2 * prod(out) if r["affine"] else 0
+
+    def other_ops(self, r, ins, out):
+        return 5 * prod(out)
+
+
+class GroupNorm(Op):
+    name = "groupnorm"
+    family = "norm"
+    args = (Arg("groups", "int", minimum=1), Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
+    positional = ("groups",)
+    doc = "group normalisation: groups, eps, affine"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        if shape[0] % a["groups"]:
+            raise OpError(f"groupnorm {a['groups']} needs the channels ({shape[0]}) to be a multiple of the groups")
+        return shape, {"num_groups": a["groups"], "num_channels": shape[0], "eps": a["eps"], "affine": a["affine"]}
+
+    def params(self, r, ins, out):
+        return 2 * r["num_channels"] if r["affine"] else 0
+
+    def other_ops(self, r, ins, out):
+        return 5 * prod(out)
+
+    def describe(self, r):
+        return f"groupnorm {r['num_groups']}"
+
+
+class LocalResponseNorm(Op):
+    name = "lrn"
+    family = "norm"
+    args = (Arg("size", "int", 5, minimum=1), Arg("alpha", "float", 1e-4), Arg("beta", "float", 0.75), Arg("k", "float", 1.0))
+    positional = ("size",)
+    doc = "local response normalisation across channels (AlexNet's NORM): size, alpha, beta, k"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        need_spatial("lrn", shape)
+        return shape, dict(a)
+
+    def other_ops(self, r, ins, out):
+        return (r["size"] + 3) * prod(out)  # squares summed over the window, then scale and power
+
+    def describe(self, r):
+        return f"lrn {r['size']}"

@@ -1,0 +1,114 @@
+"""Max and average pooling, adaptive and global pooling."""
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+from .conv import dropped_note, sliding
+
+
+class MaxPool(Op):
+    name = "maxpool"
+    family = "pool"
+    args = (
+        Arg("kernel", "size", minimum=1),
+        Arg("stride", "size", None, minimum=1),
+        Arg("pad", "size", 0),
+        Arg("dilation", "size", 1, minimum=1),
+        Arg("ceil", "bool", False, flag=True),
+    )
+    positional = ("kernel",)
+    takes_stride = True
+    doc = "max pooling: kernel, /stride (defaults to the kernel), pad, dilation, ceil (ceil mode)"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        rank = need_spatial(self.name, shape)
+        k = per_dim(a["kernel"], rank, "kernel")
+        s = per_dim(a["stride"], rank, "stride") if a["stride"] is not None else k
+        p = per_dim(a["pad"], rank, "padding")
+        d = per_dim(a.get("dilation", 1), rank, "dilation")
+        k_eff = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
+        for pp, kk in zip(p, k):
+            if pp > kk // 2:
+                raise OpError(f"padding {pp} is more than half the kernel ({kk}); PyTorch refuses it")
+        results = [sliding(n, ke, ss, pp, pp, a["ceil"]) for n, ke, ss, pp in zip(shape[1:], k_eff, s, p)]
+        out_sp = tuple(o for o, _ in results)
+        check_positive(self.name, out_sp, shape[1:])
+        dropped = [dropped_note(i, n, ke, pp, ss, rest) for i, ((_, rest), n, ke, ss, pp) in enumerate(zip(results, shape[1:], k_eff, s, p)) if rest]
+        r = {"kernel_size": k, "stride": s, "padding": p, "dilation": d, "ceil_mode": a["ceil"], "dims": rank, "dropped": dropped}
+        if "count_pad" in a:
+            r["count_include_pad"] = a["count_pad"]
+        return (shape[0],) + out_sp, r
+
+    def other_ops(self, r, ins, out):
+        return prod(out) * prod(r["kernel_size"])
+
+    def window(self, r, ins, out):
+        return ("window", tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"])), r["stride"])
+
+    def describe(self, r):
+        text = f"{self.name} {fmt_size(r['kernel_size'])}"
+        if r["stride"] != r["kernel_size"]:
+            text += f" /{fmt_compact(r['stride'])}"
+        if any(r["padding"]):
+            text += f" pad={fmt_compact(r['padding'])}"
+        if any(d != 1 for d in r["dilation"]):
+            text += f" dilation={fmt_compact(r['dilation'])}"
+        if r["ceil_mode"]:
+            text += " ceil"
+        return text
+
+
+class AvgPool(MaxPool):
+    name = "avgpool"
+    args = MaxPool.args[:3] + (Arg("ceil", "bool", False, flag=True), Arg("count_pad", "bool", True))
+    doc = "average pooling: kernel, /stride (defaults to the kernel), pad, ceil, count_pad (count padding in the mean)"
+
+
+class AdaptiveAvgPool(Op):
+    name = "adaptiveavgpool"
+    family = "pool"
+    args = (Arg("size", "size", minimum=1),)
+    positional = ("size",)
+    doc = "adaptive average pooling to a given output size (7x7, or 1 for global)"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        rank = need_spatial(self.name, shape)
+        size = per_dim(a["size"], rank, "output size")
+        return (shape[0],) + size, {"output_size": size, "dims": rank}
+
+    def other_ops(self, r, ins, out):
+        return prod(ins[0])
+
+    def window(self, r, ins, out):
+        return ("adaptive", tuple(ins[0][1:]), r["output_size"])
+
+    def describe(self, r):
+        return f"{self.name} {fmt_size(r['output_size'])}"
+
+
+class AdaptiveMaxPool(AdaptiveAvgPool):
+    name = "adaptivemaxpool"
+    doc = "adaptive max pooling to a given output size"
+
+
+class GlobalAvgPool(AdaptiveAvgPool):
+    """`gap`: adaptive average pooling to 1 in every spatial dimension (keeps them, size 1)."""
+
+    name = "gap"
+    args = ()
+    positional = ()
+    doc = "global average pooling (adaptive average pooling to 1x1)"
+
+    def infer(self, a, ins):
+        return AdaptiveAvgPool.infer(self, {"size": 1}, ins)
+
+    def describe(self, r):
+        return self.name
+
+
+class GlobalMaxPool(GlobalAvgPool):
+    name = "gmp"
+    doc = "global max pooling (adaptive max pooling to 1x1)"

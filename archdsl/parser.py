@@ -1,0 +1,317 @@
+"""Text -> AST: the Lark LALR parser (strict) and one Transformer method per grammar rule."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast as A
+from .errors import LimitError, Source, Span, SyntaxErr
+from .limits import MAX_FILE_BYTES, MAX_INT, MAX_NESTING
+
+GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(
+        GRAMMAR.read_text(),
+        parser="lalr",
+        strict=True,
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=True,
+    )
+
+
+def parse(text: str, path: str = "<spec>") -> A.Program:
+    """Parse one spec text. Raises SyntaxErr or LimitError with a span."""
+    source = Source(path, text)
+    _check_size_and_nesting(source)
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as err:
+        raise _syntax_error(err, source) from None
+    try:
+        return _ToAst(source).transform(tree)
+    except VisitError as err:  # errors raised inside the transformer (huge literals)
+        raise err.orig_exc from None
+
+
+def _check_size_and_nesting(source: Source) -> None:
+    """Checked on the raw text so that nothing deep or huge reaches the parser."""
+    size = len(source.text.encode("utf-8", "replace"))
+    if size > MAX_FILE_BYTES:
+        raise LimitError(f"the spec is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", Span(source, 1, 1, 1, 2))
+    depth, line, col, in_comment, in_string = 0, 1, 0, False, False
+    for ch in source.text:
+        col += 1
+        if ch == "\n":
+            line, col, in_comment, in_string = line + 1, 0, False, False
+        elif in_comment:
+            continue
+        elif ch == '"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif ch == "#":
+            in_comment = True
+        elif ch in "{(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise LimitError(
+                    f"braces and parentheses are nested more than {MAX_NESTING} deep",
+                    Span(source, line, col, line, col + 1),
+                    hint="define a block with `def` and call it instead of nesting",
+                )
+        elif ch in "})":
+            depth -= 1
+
+
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "INT": "a number",
+    "FLOAT": "a number",
+    "DIMS": "a size such as 3x3",
+    "LABEL": "a name followed by ':'",
+    "REF": "a reference such as @conv1",
+    "STRING": "a quoted string",
+    "PATH": "a layer name such as features or layer1.0",
+    "REPEAT": "a repetition such as x3",
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "MERGE": "concat or add",
+    "CMP": "a comparison",
+    "SUMOP": "+ or -",
+    "PRODOP": "* or //",
+}
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"'{pattern.value}'"
+
+
+def _syntax_error(err: UnexpectedInput, source: Source) -> SyntaxErr:
+    line, column = max(err.line, 1), max(err.column, 1)
+    width = 1
+    expected = set()
+    if isinstance(err, UnexpectedToken):
+        token = err.token
+        expected = err.expected
+        if token.type == "$END":
+            what = "end of the file"
+            line, column = _end_position(source)
+        elif token.type == "_NL":
+            what = "end of the line"
+            width = 1
+        else:
+            what = f"'{token}'"
+            width = max(1, len(str(token)))
+        message = f"unexpected {what}"
+    elif isinstance(err, UnexpectedCharacters):
+        char = source.text[err.pos_in_stream] if err.pos_in_stream < len(source.text) else "?"
+        message = f"unexpected character '{char}'"
+    elif isinstance(err, UnexpectedEOF):
+        line, column = _end_position(source)
+        expected = set(err.expected)
+        message = "unexpected end of the file"
+    else:  # pragma: no cover - lark has no other kinds
+        message = str(err)
+    hint = None
+    names = sorted({_describe_terminal(e) for e in expected if not e.startswith("__")})
+    if names:
+        hint = "expected " + ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    if isinstance(err, UnexpectedToken) and err.token.type == "$END" and "RBRACE" in expected:
+        hint = "a '{' is not closed"
+    return SyntaxErr(message, Span(source, line, column, line, column + width), hint)
+
+
+def _end_position(source: Source) -> tuple[int, int]:
+    lines = source.text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+def _flatten(items):
+    return tuple(i for i in items if i is not None)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """One method per grammar rule; terminals become Python values with spans."""
+
+    def __init__(self, source: Source):
+        super().__init__()
+        self.source = source
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.source, 1, 1, 1, 2)
+        return Span(self.source, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tspan(self, tok: Token) -> Span:
+        return Span(self.source, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def _int(self, tok: Token) -> int:
+        value = int(tok)
+        if value > MAX_INT:
+            raise LimitError(f"the number {tok} is larger than the limit {MAX_INT:,}", self._tspan(tok))
+        return value
+
+    # program and bodies
+    def start(self, meta, children):
+        return A.Program(self.source, tuple(children))
+
+    def body(self, meta, children):
+        return tuple(children)
+
+    def branches(self, meta, children):
+        return tuple(children)
+
+    # layer statements
+    def layer_stmt(self, meta, children):
+        assertion = label = repeat = None
+        chain = ()
+        for c in children:
+            if isinstance(c, A.Assertion):
+                assertion = c
+            elif isinstance(c, Token) and c.type == "LABEL":
+                label = A.Label(str(c)[:-1], self._tspan(c))
+            elif isinstance(c, Token) and c.type == "REPEAT":
+                repeat = self._int(Token("INT", str(c)[1:], line=c.line, column=c.column, end_line=c.end_line, end_column=c.end_column))
+            else:
+                chain = c
+        return A.LayerStmt(assertion, label, chain, repeat, self._span(meta))
+
+    def assertion(self, meta, children):
+        (tok,) = children
+        dims = tuple(self._int_text(t, tok) for t in str(tok).split("x"))
+        return A.Assertion(dims, self._span(meta))
+
+    def _int_text(self, text: str, tok: Token) -> int:
+        value = int(text)
+        if value > MAX_INT:
+            raise LimitError(f"the size {text} is larger than the limit {MAX_INT:,}", self._tspan(tok))
+        return value
+
+    def chain(self, meta, children):
+        return tuple(children)
+
+    def call(self, meta, children):
+        name, *args = children
+        return A.Call(str(name), tuple(args), self._span(meta))
+
+    def group(self, meta, children):
+        (body,) = children
+        return A.Group(body, self._span(meta))
+
+    def merge(self, meta, children):
+        kind, branches = children
+        return A.Merge(str(kind), branches, self._span(meta))
+
+    def ref(self, meta, children):
+        (tok,) = children
+        return A.Ref(str(tok)[1:], self._tspan(tok))
+
+    def positional(self, meta, children):
+        return A.Positional(children[0], self._span(meta))
+
+    def option(self, meta, children):
+        name, value = children
+        return A.Option(str(name), value, self._span(meta))
+
+    def stride(self, meta, children):
+        return A.Stride(children[0], self._span(meta))
+
+    # other statements
+    def def_stmt(self, meta, children):
+        name, *rest = children
+        body = rest[-1]
+        params = tuple(p for p in rest[:-1] if p is not None)
+        return A.Def(str(name), params, body, self._span(meta))
+
+    def param(self, meta, children):
+        name, *default = children
+        return A.Param(str(name), default[0] if default else None, self._span(meta))
+
+    def let_stmt(self, meta, children):
+        name, value = children
+        return A.Let(str(name), value, self._span(meta))
+
+    def set_stmt(self, meta, children):
+        kind, *args = children
+        return A.SetDefault(str(kind), tuple(args), self._span(meta))
+
+    def use_stmt(self, meta, children):
+        (tok,) = children
+        return A.Use(str(tok)[1:-1], self._span(meta))
+
+    def input_stmt(self, meta, children):
+        return A.Input(children[0], self._span(meta))
+
+    def output_stmt(self, meta, children):
+        return A.Output(tuple(children), self._span(meta))
+
+    def freeze_stmt(self, meta, children):
+        return A.Freeze(tuple((str(t), self._tspan(t)) for t in children), self._span(meta))
+
+    def network_stmt(self, meta, children):
+        return A.Network(str(children[0]), self._span(meta))
+
+    def if_stmt(self, meta, children):
+        cond, then, *otherwise = children
+        return A.If(cond, then, otherwise[0] if otherwise else (), self._span(meta))
+
+    def repeat_stmt(self, meta, children):
+        count, body = children
+        return A.Repeat(count, body, self._span(meta))
+
+    def for_stmt(self, meta, children):
+        var, start, end, body = children
+        return A.For(str(var), start, end, body, self._span(meta))
+
+    # expressions
+    def or_op(self, meta, children):
+        return A.BinOp("or", children[0], children[1], self._span(meta))
+
+    def and_op(self, meta, children):
+        return A.BinOp("and", children[0], children[1], self._span(meta))
+
+    def not_op(self, meta, children):
+        return A.UnaryOp("not", children[0], self._span(meta))
+
+    def compare(self, meta, children):
+        left, op, right = children
+        return A.BinOp(str(op), left, right, self._span(meta))
+
+    def binop_sum(self, meta, children):
+        left, op, right = children
+        return A.BinOp(str(op), left, right, self._span(meta))
+
+    binop_product = binop_sum
+
+    def neg(self, meta, children):
+        return A.UnaryOp("-", children[0], self._span(meta))
+
+    def int(self, meta, children):
+        return A.Num(self._int(children[0]), self._span(meta))
+
+    def float(self, meta, children):
+        return A.Num(float(children[0]), self._span(meta))
+
+    def dims(self, meta, children):
+        (tok,) = children
+        return A.Dims(tuple(self._int_text(t, tok) for t in str(tok).split("x")), self._span(meta))
+
+    def var(self, meta, children):
+        return A.Var(str(children[0]), self._span(meta))
+
+    def string(self, meta, children):
+        return A.Str(str(children[0])[1:-1], self._span(meta))

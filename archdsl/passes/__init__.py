@@ -1,0 +1,1 @@
+"""The passes, in order: expand (AST -> IR), shapes, costs, receptive_field; analysis.py runs them."""

@@ -1,0 +1,123 @@
+"""Evaluates the spec's small expressions: integers, sizes, yes/no, names. Nothing else can run."""
+from __future__ import annotations
+
+from .. import ast as A
+from ..errors import ExpandError, LimitError, did_you_mean
+from ..limits import MAX_INT
+
+BOOLEANS = {"yes": True, "true": True, "no": False, "false": False}
+
+
+class Env:
+    """Names in scope: constants (`let`), block parameters, loop variables."""
+
+    __slots__ = ("values", "parent")
+
+    def __init__(self, values: dict | None = None, parent: "Env | None" = None):
+        self.values = values or {}
+        self.parent = parent
+
+    def lookup(self, name: str):
+        env = self
+        while env is not None:
+            if name in env.values:
+                return env.values[name]
+            env = env.parent
+        raise KeyError(name)
+
+    def names(self) -> set[str]:
+        out, env = set(), self
+        while env is not None:
+            out |= env.values.keys()
+            env = env.parent
+        return out
+
+    def child(self, values: dict) -> "Env":
+        return Env(values, self)
+
+
+def evaluate(expr: A.Expr, env: Env, symbols: bool = False):
+    """The value of an expression. With `symbols`, an unknown name is a word (`act=relu`)."""
+    if isinstance(expr, A.Num):
+        return expr.value
+    if isinstance(expr, A.Dims):
+        return expr.values
+    if isinstance(expr, A.Str):
+        return expr.value
+    if isinstance(expr, A.Var):
+        if expr.name in BOOLEANS:
+            return BOOLEANS[expr.name]
+        try:
+            return env.lookup(expr.name)
+        except KeyError:
+            if symbols:
+                return expr.name
+            raise ExpandError(f"unknown name '{expr.name}'", expr.span, did_you_mean(expr.name, env.names())) from None
+    if isinstance(expr, A.UnaryOp):
+        value = evaluate(expr.operand, env, symbols and expr.op == "not")
+        if expr.op == "not":
+            return not _truth(value, expr.operand)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ExpandError(f"cannot negate {_what(value)}", expr.span)
+        return -value
+    if isinstance(expr, A.BinOp):
+        if expr.op in ("and", "or"):
+            left = _truth(evaluate(expr.left, env), expr.left)
+            if (expr.op == "and" and not left) or (expr.op == "or" and left):
+                return left
+            return _truth(evaluate(expr.right, env), expr.right)
+        left, right = evaluate(expr.left, env), evaluate(expr.right, env)
+        return _arith(expr, left, right)
+    raise AssertionError(expr)  # pragma: no cover
+
+
+def _truth(value, expr) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    raise ExpandError(f"expected yes/no or a number, got {_what(value)}", expr.span)
+
+
+def _what(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return "the size " + "x".join(map(str, value))
+    if isinstance(value, str):
+        return f"the word '{value}'"
+    return f"the number {value}"
+
+
+def _arith(expr: A.BinOp, left, right):
+    op = expr.op
+    if op in ("==", "!="):
+        return (left == right) == (op == "==")
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+    if not numeric:
+        raise ExpandError(f"'{op}' needs two numbers, got {_what(left)} and {_what(right)}", expr.span)
+    if op == "<":
+        return left < right
+    if op == ">":
+        return left > right
+    if op == "<=":
+        return left <= right
+    if op == ">=":
+        return left >= right
+    if op in ("//", "%"):
+        if not (isinstance(left, int) and isinstance(right, int)):
+            raise ExpandError(f"'{op}' needs whole numbers", expr.span)
+        if right == 0:
+            raise ExpandError("division by zero", expr.span)
+        result = left // right if op == "//" else left % right
+    elif op == "+":
+        result = left + right
+    elif op == "-":
+        result = left - right
+    elif op == "*":
+        result = left * right
+    else:  # pragma: no cover
+        raise AssertionError(op)
+    if abs(result) > MAX_INT:
+        raise LimitError(f"the value {result:,} is larger than the limit {MAX_INT:,}", expr.span)
+    return result

@@ -1,0 +1,1 @@
+"""Reports: an Analysis rendered as a table (rich), JSON, CSV or Markdown. No arithmetic here."""

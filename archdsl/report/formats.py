@@ -1,0 +1,93 @@
+"""The machine formats. JSON is the contract other tools rely on (schema archdsl.analysis/1)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from ..analysis import Analysis, Row
+from ..passes.shapes import slide_order
+
+SCHEMA = "archdsl.analysis/1"
+
+
+def row_dict(row: Row) -> dict:
+    out = {
+        "name": row.name,
+        "op": row.op,
+        "description": row.description,
+        "line": row.line,
+        "output_shape": list(row.output_shape),
+        "params": row.params,
+        "trainable_params": row.trainable_params,
+        "macs": row.macs,
+        "flops": row.flops,
+        "other_ops": row.other_ops,
+        "activations": row.activations,
+        "receptive_field": None if row.receptive_field is None else
+        {"size": list(row.receptive_field[0]), "stride": list(row.receptive_field[1])},
+    }
+    if row.layers != 1:
+        out["layers"] = row.layers
+    return out
+
+
+def to_json(a: Analysis) -> str:
+    doc = {
+        "schema": SCHEMA,
+        "network": a.network,
+        "batch": a.batch,
+        "dtype": a.dtype,
+        "input": {"shape": list(a.input_shape), "activations": a.rows[0].activations},
+        "layers": [row_dict(r) for r in a.layers],
+        "outputs": [{"name": n, "shape": list(s)} for n, s in a.outputs],
+        "totals": dict(a.totals),
+        "warnings": [{"line": w.span.line if w.span else None, "column": w.span.column if w.span else None,
+                      "message": w.message} for w in a.warnings],
+    }
+    if a.depth is not None:
+        doc["depth"] = a.depth
+    return json.dumps(doc, indent=1)
+
+
+CSV_FIELDS = ("name", "op", "description", "line", "output_shape", "params", "trainable_params", "macs", "flops",
+              "other_ops", "activations", "rf_size", "rf_stride")
+
+
+def _flat(row: Row) -> dict:
+    d = row_dict(row)
+    rf = d.pop("receptive_field")
+    d["output_shape"] = "x".join(map(str, row.output_shape))
+    d["rf_size"] = "" if rf is None else "x".join(map(str, rf["size"]))
+    d["rf_stride"] = "" if rf is None else "x".join(map(str, rf["stride"]))
+    return {k: d[k] for k in CSV_FIELDS}
+
+
+def to_csv(a: Analysis) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in a.rows:
+        writer.writerow(_flat(row))
+    return buf.getvalue()
+
+
+def to_markdown(a: Analysis) -> str:
+    from .table import human, rf_text, shape_text
+
+    lines = [
+        f"### {a.network} (batch {a.batch}, {a.dtype})",
+        "",
+        "| name | layer | output | params | MACs | activations | receptive field |",
+        "|---|---|---|--:|--:|--:|---|",
+    ]
+    for r in a.rows:
+        lines.append(f"| {r.name} | `{r.description}` | {shape_text(r.output_shape)} | {r.params:,} | {human(r.macs)} | "
+                     f"{human(r.activations)} | {rf_text(r.receptive_field)} |")
+    t = a.totals
+    lines += ["", f"**Total:** {t['params']:,} parameters ({t['trainable_params']:,} trainable), {t['macs']:,} MACs "
+              f"({t['flops']:,} FLOPs), {t['activations']:,} activations ({t['activation_bytes'] / 1e6:.1f} MB)."]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["to_json", "to_csv", "to_markdown", "slide_order"]

@@ -1,0 +1,64 @@
+"""The table a person reads (rich): one row per layer, a totals footer."""
+from __future__ import annotations
+
+from ..analysis import Analysis
+from ..passes.shapes import slide_order
+
+
+def human(n: int | float) -> str:
+    """3211264 -> 3.2M, as the CS231n table writes memory."""
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def shape_text(shape: tuple) -> str:
+    return "x".join(map(str, slide_order(shape)))
+
+
+def rf_text(rf) -> str:
+    if rf is None:
+        return "-"
+    sizes, strides = rf
+    size = str(sizes[0]) if len(set(sizes)) == 1 and len(sizes) > 1 else "x".join(map(str, sizes))
+    stride = strides[0] if len(set(strides)) == 1 else "x".join(map(str, strides))
+    return f"{size}x{size} /{stride}" if len(sizes) == 2 and len(set(sizes)) == 1 else f"{size} /{stride}"
+
+
+def bytes_text(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB ({n / 2**20:,.1f} MiB)"
+
+
+def render_table(a: Analysis, console) -> None:
+    from rich.table import Table
+
+    axes = {1: "features", 2: "LxC", 3: "HxWxC", 4: "DxHxWxC"}[len(a.input_shape)]
+    title = f"{a.network}  [dim](batch {a.batch}, {a.dtype}{', depth ' + str(a.depth) if a.depth else ''})[/dim]"
+    table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False, box=None)
+    table.add_column("name", style="cyan", no_wrap=True)
+    table.add_column("layer", overflow="fold")
+    table.add_column(f"output ({axes})", justify="right", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("MACs", justify="right", no_wrap=True)
+    table.add_column("activations", justify="right", no_wrap=True)
+    table.add_column("RF", justify="right", no_wrap=True)
+    for r in a.rows:
+        params = f"{r.params:,}" if r.params == r.trainable_params else f"{r.params:,} (frozen)" if not r.trainable_params else f"{r.params:,} ({r.trainable_params:,} trainable)"
+        acts = human(r.activations) if r.activations or not r.inplace else "in place"
+        table.add_row(r.name, r.description, shape_text(r.output_shape), params if r.params else "",
+                      human(r.macs) if r.macs else "", acts if r.activations or r.inplace else "", rf_text(r.receptive_field))
+    console.print(table)
+    t = a.totals
+    frozen = t["params"] - t["trainable_params"]
+    console.print()
+    console.print(f"[bold]layers[/bold]        {t['layers']:,}")
+    console.print(f"[bold]parameters[/bold]    {t['params']:,} ({human(t['params'])})"
+                  + (f", {t['trainable_params']:,} trainable, {frozen:,} frozen" if frozen else "")
+                  + f"   {bytes_text(t['param_bytes'])} as {a.dtype}")
+    console.print(f"[bold]MACs[/bold]          {t['macs']:,} ({human(t['macs'])})   FLOPs {t['flops']:,} ({human(t['flops'])})")
+    console.print(f"[bold]other ops[/bold]     {t['other_ops']:,} ({human(t['other_ops'])})   bias, norms, activations, pooling, adds")
+    console.print(f"[bold]activations[/bold]   {t['activations']:,} ({human(t['activations'])})   "
+                  f"{bytes_text(t['activation_bytes'])} forward, batch {a.batch}, input included")
+    outs = ", ".join(f"{n} [{shape_text(s)}]" for n, s in a.outputs)
+    console.print(f"[bold]output[/bold]        {outs}")
