@@ -19,21 +19,26 @@ _COMMON = (
 
 
 def sliding(n: int, k_eff: int, s: int, p_lo: int, p_hi: int, ceil: bool = False) -> tuple[int, int]:
-    """PyTorch's output size of a sliding window, and how many input positions are left over.
+    """PyTorch's output size of a sliding window, and how many input positions no window reads.
 
     floor((n + p_lo + p_hi - k_eff) / s) + 1, or ceil in ceil mode where the last window must
-    start inside the input or its left padding (aten's pooling_output_shape).
+    start inside the input or its left padding (aten's pooling_output_shape). The unread positions
+    are those past the last window, not counting padding: the slides' "(7 - 3)/3 + 1 = 2.33".
     """
     span = n + p_lo + p_hi - k_eff
     if ceil:
-        out = -(-span // s) + 1 if span >= 0 else span // s + 1
+        out = -(-span // s) + 1
         if (out - 1) * s >= n + p_lo:
             out -= 1
-        return out, 0
-    return span // s + 1, (span % s if span >= 0 else 0)
+    else:
+        out = span // s + 1
+    unread = max(0, p_lo + n - ((out - 1) * s + k_eff)) if out > 0 else 0
+    return out, unread
 
 
 def dropped_note(axis: int, n: int, k_eff: int, p: int, s: int, rest: int) -> dict:
+    """A stride that does not fit. Only where windows tile the input (kernel >= stride): a 1x1
+    stride-2 shortcut skips every other position by design, and its tail is no different."""
     return {"axis": axis, "n": n, "k": k_eff, "p": p, "s": s, "rest": rest}
 
 
@@ -73,7 +78,7 @@ class Conv(Op):
             padding = p
             results = [sliding(n, ke, ss, pp, pp) for n, ke, ss, pp in zip(spatial, k_eff, s, p)]
             out_sp = tuple(o for o, _ in results)
-            dropped = [dropped_note(i, n, ke, pp, ss, rest) for i, ((_, rest), n, ke, ss, pp) in enumerate(zip(results, spatial, k_eff, s, p)) if rest]
+            dropped = [dropped_note(i, n, ke, pp, ss, rest) for i, ((_, rest), n, ke, ss, pp) in enumerate(zip(results, spatial, k_eff, s, p)) if rest and ke >= ss]
         out = (cout,) + tuple(out_sp)
         check_positive("conv", out_sp, spatial)
         r = {"in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": s, "padding": padding,

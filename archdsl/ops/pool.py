@@ -35,7 +35,7 @@ class MaxPool(Op):
         results = [sliding(n, ke, ss, pp, pp, a["ceil"]) for n, ke, ss, pp in zip(shape[1:], k_eff, s, p)]
         out_sp = tuple(o for o, _ in results)
         check_positive(self.name, out_sp, shape[1:])
-        dropped = [dropped_note(i, n, ke, pp, ss, rest) for i, ((_, rest), n, ke, ss, pp) in enumerate(zip(results, shape[1:], k_eff, s, p)) if rest]
+        dropped = [dropped_note(i, n, ke, pp, ss, rest) for i, ((_, rest), n, ke, ss, pp) in enumerate(zip(results, shape[1:], k_eff, s, p)) if rest and ke >= ss]
         r = {"kernel_size": k, "stride": s, "padding": p, "dilation": d, "ceil_mode": a["ceil"], "dims": rank, "dropped": dropped}
         if "count_pad" in a:
             r["count_include_pad"] = a["count_pad"]

@@ -35,16 +35,8 @@ def infer_shapes(graph: Graph) -> tuple[list[tuple], list[dict], list[Warning_]]
             raise ShapeError(f"{node.name} ({node.op}): {err.message}", node.span, err.hint) from None
         if prod(out) > MAX_ELEMENTS:
             raise LimitError(f"{node.name} would output {prod(out):,} elements per sample; the limit is {MAX_ELEMENTS:,}", node.span)
-        for note in r.get("dropped", ()):
-            axis = _AXES[r["dims"]][note["axis"]]
-            exact = (note["n"] + 2 * note["p"] - note["k"]) / note["s"] + 1
-            warnings.append(Warning_(
-                f"{node.name}: stride {note['s']} does not fit the {axis} {note['n']}: "
-                f"({note['n']} + 2*{note['p']} - {note['k']})/{note['s']} + 1 = {exact:.2f}, so the last "
-                f"{note['rest']} input position{'s are' if note['rest'] != 1 else ' is'} never used",
-                node.span,
-                "change the padding or the stride so that the division is exact",
-            ))
+        if r.get("dropped"):
+            warnings.append(_dropped_warning(node, r))
         shapes.append(out)
         resolved.append(r)
     for check in graph.assertions:
@@ -53,3 +45,25 @@ def infer_shapes(graph: Graph) -> tuple[list[tuple], list[dict], list[Warning_]]
             node = graph.nodes[check.node]
             raise ShapeError(f"{node.name} gives [{fmt_size(got)}], but the spec expects [{fmt_size(check.dims)}]", check.span)
     return shapes, resolved, warnings
+
+
+_UNITS = {"length": "position", "depth": "slice", "height": "row", "width": "column"}
+
+
+def _dropped_warning(node, r) -> Warning_:
+    """One sentence for all the dimensions a stride does not fit (identical ones said once)."""
+    by_numbers: dict[tuple, list[str]] = {}
+    for note in r["dropped"]:
+        key = (note["n"], note["p"], note["k"], note["s"], note["rest"])
+        by_numbers.setdefault(key, []).append(_AXES[r["dims"]][note["axis"]])
+    parts, rests = [], []
+    for (n, p, k, s, rest), axes in by_numbers.items():
+        exact = (n + 2 * p - k) / s + 1
+        parts.append(f"the {' and '.join(axes)} {n} ((N + 2P - F)/stride + 1 = ({n} + 2*{p} - {k})/{s} + 1 = {exact:.2f})")
+        units = " and ".join(_UNITS[a] + ("s" if rest != 1 else "") for a in axes)
+        rests.append(f"{rest} {units}")
+    return Warning_(
+        f"{node.name}: stride {r['dropped'][0]['s']} does not fit {'; '.join(parts)}: the last {' and '.join(rests)} of its input are never read",
+        node.span,
+        "change the padding or the stride so that the division is exact",
+    )

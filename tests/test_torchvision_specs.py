@@ -1,0 +1,57 @@
+"""Every torchvision mirror in specs/ against torchvision's own figures (tests/data)."""
+import pytest
+
+import archdsl
+
+from .conftest import SPECS
+from .torchvision_layout import expected_state_dict
+
+MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "googlenet",
+          "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
+          "densenet121", "mobilenet_v2", "squeezenet1_0", "inception_v3"]
+
+
+def spec_path(model: str):
+    # torchvision's alexnet is the "one weird trick" variant; specs/alexnet.arch is the 2012 slide network
+    return SPECS / f"{'alexnet_owt' if model == 'alexnet' else model}.arch"
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    cache = {}
+
+    def get(model):
+        if model not in cache:
+            net = archdsl.load(spec_path(model))
+            cache[model] = (net, net.analyze())
+        return cache[model]
+
+    return get
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_params_equal_torchvision(model, reference, analysed):
+    _, a = analysed(model)
+    assert a.totals["params"] == reference[model]["params"]
+    assert a.totals["trainable_params"] == reference[model]["params"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_flops_equal_flop_counter(model, reference, analysed):
+    _, a = analysed(model)
+    assert a.totals["flops"] == reference[model]["flop_counter_flops"]
+    assert 2 * a.totals["macs"] == reference[model]["flop_counter_flops"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_input_and_output_shapes(model, reference, analysed):
+    _, a = analysed(model)
+    assert list(a.input_shape) == reference[model]["input_shape"][1:]
+    assert [list(shape) for _, shape in a.outputs] == [[len(reference[model]["output"][0])]]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_state_dict_keys_and_shapes_in_order(model, reference, analysed):
+    net, _ = analysed(model)
+    expected = [(k, tuple(shape)) for k, shape in reference[model]["state_dict"]]
+    assert expected_state_dict(net) == expected
