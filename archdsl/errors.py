@@ -97,9 +97,14 @@ def format_diagnostic(kind: str, message: str, span: Span | None, hint: str | No
 
 
 def did_you_mean(word: str, candidates) -> str | None:
+    """The closest candidates (those as close as the best one), or None."""
     import difflib
 
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=3, cutoff=0.6)
-    if not close:
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, word.lower(), c.lower()).ratio(), c) for c in set(candidates)),
+        key=lambda t: (-t[0], t[1]),
+    )
+    best = [c for r, c in scored if r >= 0.6 and r >= scored[0][0] - 1e-9] if scored else []
+    if not best:
         return None
-    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return "did you mean " + " or ".join(f"'{c}'" for c in best[:3]) + "?"

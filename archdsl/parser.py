@@ -160,10 +160,7 @@ class _ToAst(Transformer):
         return Span(self.source, tok.line, tok.column, tok.end_line, tok.end_column)
 
     def _int(self, tok: Token) -> int:
-        value = int(tok)
-        if value > MAX_INT:
-            raise LimitError(f"the number {tok} is larger than the limit {MAX_INT:,}", self._tspan(tok))
-        return value
+        return self._int_text(str(tok), tok)
 
     # program and bodies
     def start(self, meta, children):
@@ -196,10 +193,11 @@ class _ToAst(Transformer):
         return A.Assertion(dims, self._span(meta))
 
     def _int_text(self, text: str, tok: Token) -> int:
-        value = int(text)
-        if value > MAX_INT:
-            raise LimitError(f"the size {text} is larger than the limit {MAX_INT:,}", self._tspan(tok))
-        return value
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_INT)) or int(digits) > MAX_INT:
+            shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
+            raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(tok))
+        return int(digits)
 
     def chain(self, meta, children):
         return tuple(children)

@@ -571,7 +571,7 @@ def _source_text(where) -> str:
     span = where.span
     line = span.source.line(span.line)
     end = span.end_column - 1 if span.end_line == span.line else len(line)
-    text = line[span.column - 1:end].strip()
+    text = " ".join(line[span.column - 1:end].split())
     if isinstance(where, A.LayerStmt) and where.label is not None:
         text = text.split(":", 1)[1].strip() if ":" in text else text
     return text if len(text) <= 60 else text[:57] + "..."
@@ -583,4 +583,6 @@ def _name_span(call: A.Call) -> Span:
 
 
 def _stem(path: str) -> str:
+    if path.startswith("<"):
+        return "network"
     return os.path.splitext(os.path.basename(path))[0] or "network"
