@@ -101,12 +101,15 @@ def collapse(analysis: Analysis, graph: Graph, depth: int) -> Analysis:
     if depth < 1:
         raise UsageError(f"--depth must be at least 1, not {depth}")
     merged: dict[str, Row] = {}
+    members: dict[str, list[str]] = {}
     order: list[str] = []
     for row in analysis.rows:
         parts = row.name.split(".")
         key = row.name
         if len(parts) > depth and ".".join(parts[:depth]) in graph.groups:
             key = ".".join(parts[:depth])
+        if key != row.name:
+            members.setdefault(key, []).append(row.description)
         if key not in merged:
             order.append(key)
             if key == row.name:
@@ -129,4 +132,8 @@ def collapse(analysis: Analysis, graph: Graph, depth: int) -> Analysis:
             activations=prev.activations + row.activations,
             layers=prev.layers + row.layers,
         )
+    for key, descriptions in members.items():
+        if not graph.groups[key].label:  # a group that is not a block call: say what it holds
+            text = " -> ".join(descriptions) if len(descriptions) <= 3 else f"{len(descriptions)} layers"
+            merged[key] = replace(merged[key], description=text)
     return replace(analysis, rows=tuple(merged[k] for k in order), depth=depth)

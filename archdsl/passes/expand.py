@@ -290,12 +290,12 @@ class _Expander:
 
         return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", fill, label.template)
 
-    def _open_group(self, scope: _Scope, label: str | None, where, kind: str, current: int, barrier=False) -> _Scope:
+    def _open_group(self, scope: _Scope, label: str | None, where, kind: str, current: int, barrier=False, text="") -> _Scope:
+        """A new scope. `text` describes a block call; other groups are described by their layers."""
         path = scope.child_name(label)
         if path in self.graph.groups or path in self.names:
             raise ExpandError(f"the name '{path}' is already used", where.span, "give each group its own name")
         self._check_name(path, where.span)
-        text = _source_text(where)
         self.graph.groups[path] = GroupInfo(path, text, kind, where.span)
         return _Scope(prefix=path + ".", input=current if barrier else scope.input, parent=scope, barrier=barrier)
 
@@ -360,8 +360,8 @@ class _Expander:
             raise ExpandError(f"block '{defn.name}' calls itself ({chain})", call.span, "blocks cannot be recursive; use repetition")
         if len(self.call_stack) >= MAX_CALL_DEPTH:
             raise LimitError(f"blocks call each other more than {MAX_CALL_DEPTH} deep", call.span)
-        values = self._bind_block_args(defn, call, env)
-        inner = self._open_group(scope, label, call, "block", current, barrier=True)
+        values, shown = self._bind_block_args(defn, call, env)
+        inner = self._open_group(scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
         self.call_stack.append(defn.name)
         try:
             out = self._body(defn.body, current, inner, self.globals.child(values), defaults)
@@ -437,6 +437,7 @@ class _Expander:
     def _bind_block_args(self, defn: A.Def, call: A.Call, env: Env) -> dict:
         params = {p.name: p for p in defn.params}
         values: dict = {}
+        shown: list[str] = []
         free = [p.name for p in defn.params]
         for arg in call.args:
             if isinstance(arg, A.Positional):
@@ -456,6 +457,8 @@ class _Expander:
             if name in free:
                 free.remove(name)
             values[name] = evaluate(arg.value, env, symbols=isinstance(arg, A.Option))
+            text = _value_text(values[name])
+            shown.append(text if isinstance(arg, A.Positional) else f"/{text}" if isinstance(arg, A.Stride) else f"{name}={text}")
         block_env = self.globals.child(values)
         for p in defn.params:
             if p.name not in values:
@@ -463,7 +466,7 @@ class _Expander:
                     names = ", ".join(p.name for p in defn.params)
                     raise ExpandError(f"block '{defn.name}' needs {p.name}", call.span, f"its parameters are ({names})")
                 values[p.name] = evaluate(p.default, block_env, symbols=True)
-        return values
+        return values, shown
 
     # ---- nodes ---------------------------------------------------------------------------------
     def _add(self, op: Op, attrs: dict, inputs: tuple, span: Span, name: str) -> int:
@@ -567,14 +570,14 @@ def _check_swapped(dims: tuple, span: Span) -> None:
         )
 
 
-def _source_text(where) -> str:
-    span = where.span
-    line = span.source.line(span.line)
-    end = span.end_column - 1 if span.end_line == span.line else len(line)
-    text = " ".join(line[span.column - 1:end].split())
-    if isinstance(where, A.LayerStmt) and where.label is not None:
-        text = text.split(":", 1)[1].strip() if ":" in text else text
-    return text if len(text) <= 60 else text[:57] + "..."
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _name_span(call: A.Call) -> Span:
