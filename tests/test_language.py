@@ -182,3 +182,20 @@ def test_comments_semicolons_and_line_continuation():
 def test_graph_lint_holds_after_expansion():
     net = archdsl.load("def b(c) { add {\n conv c 1x1\n identity\n} }\ninput 4x4x2\nb 2 x3\nfc 2\n")
     net.graph.lint()
+
+
+def test_tensor_arguments_to_blocks_and_crop():
+    text = ("def up(c, skip, size) {\n  up: convT c 2x2 /2\n  concat { @skip -> crop size ; @up }\n}\n"
+            "input 20x20x3\nenc: conv 4 3x3\ndown: maxpool 2x2\ndec: up 4 @enc 18x18")
+    a = analyze_text(text)
+    rows = {r.name: r for r in a.layers}
+    assert rows["dec.1"].op == "crop" and rows["dec.1"].output_shape == (4, 18, 18)
+    assert rows["dec.concat"].output_shape == (8, 18, 18)
+    assert rows["dec.1"].activations == 0  # a crop is a view
+
+
+def test_tensor_argument_cannot_be_computed_with():
+    from .helpers import error_of
+
+    err = error_of("input 8x8x3\na: conv 4 1x1\nlet x = @a\n")
+    assert "is a tensor" in err.message

@@ -6,14 +6,14 @@ from .base import ACTIVATIONS, Arg, Op, OpError
 from .conv import Conv, ConvTranspose
 from .linear import Flatten, Linear
 from .merge import Add, Concat
-from .misc import Dropout, Identity, InputOp, Upsample
+from .misc import Crop, Dropout, Identity, InputOp, Upsample
 from .norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm
 from .pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
 
 _CLASSES = (
     Conv, ConvTranspose, MaxPool, AvgPool, AdaptiveAvgPool, AdaptiveMaxPool, GlobalAvgPool, GlobalMaxPool,
     Linear, Flatten, BatchNorm, LayerNorm, GroupNorm, LocalResponseNorm, *ACTIVATION_OPS,
-    Dropout, Identity, Upsample, Concat, Add, InputOp,
+    Dropout, Identity, Upsample, Crop, Concat, Add, InputOp,
 )
 
 OPS: dict[str, Op] = {cls.name: cls() for cls in _CLASSES}

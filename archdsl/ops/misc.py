@@ -90,3 +90,29 @@ class InputOp(Op):
 
     def other_ops(self, r, ins, out):
         return 0
+
+
+class Crop(Op):
+    """U-Net's "copy and crop": the centre of the input, at a smaller spatial size (a view)."""
+
+    name = "crop"
+    family = "shape"
+    args = (Arg("size", "size", minimum=1),)
+    positional = ("size",)
+    creates_output = False  # a slice of its input
+    doc = "centre crop to a spatial size (U-Net's copy and crop); a view, creates no tensor"
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        rank = need_spatial("crop", shape)
+        size = per_dim(a["size"], rank, "size")
+        if any(s > n for s, n in zip(size, shape[1:])):
+            raise OpError(f"cannot crop {fmt_size(shape[1:])} to the larger size {fmt_size(size)}")
+        offsets = tuple((n - s) // 2 for n, s in zip(shape[1:], size))
+        return (shape[0],) + size, {"size": size, "offset": offsets, "dims": rank}
+
+    def other_ops(self, r, ins, out):
+        return 0
+
+    def describe(self, r):
+        return f"crop {fmt_size(r['size'])}"

@@ -8,6 +8,10 @@ from ..limits import MAX_INT
 BOOLEANS = {"yes": True, "true": True, "no": False, "false": False}
 
 
+class Tensor(int):
+    """A block argument that is a tensor (`up 512 @enc4`): the node id of that tensor."""
+
+
 class Env:
     """Names in scope: constants (`let`), block parameters, loop variables."""
 
@@ -44,6 +48,8 @@ def evaluate(expr: A.Expr, env: Env, symbols: bool = False):
         return expr.values
     if isinstance(expr, A.Str):
         return expr.value
+    if isinstance(expr, A.Ref):
+        raise ExpandError(f"@{expr.name} is a tensor: it can be passed to a block, not computed with", expr.span)
     if isinstance(expr, A.Var):
         if expr.name in BOOLEANS:
             return BOOLEANS[expr.name]
@@ -84,6 +90,8 @@ def _what(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, tuple):
         return "the size " + "x".join(map(str, value))
+    if isinstance(value, Tensor):
+        return "a tensor"
     if isinstance(value, str):
         return f"the word '{value}'"
     return f"the number {value}"

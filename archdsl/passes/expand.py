@@ -21,7 +21,7 @@ from ..ir import Graph, GroupInfo, Node, ShapeAssertion
 from ..limits import MAX_CALL_DEPTH, MAX_IMPORT_DEPTH, MAX_NAME, MAX_NODES, MAX_REPEAT
 from ..ops import ACTIVATIONS, ALIASES, LAYER_NAMES, OPS, Op, lookup
 from ..ops.base import REQUIRED, Arg
-from .evaluate import Env, evaluate
+from .evaluate import Env, Tensor, evaluate
 
 
 @dataclass
@@ -299,16 +299,26 @@ class _Expander:
         self.graph.groups[path] = GroupInfo(path, text, kind, where.span)
         return _Scope(prefix=path + ".", input=current if barrier else scope.input, parent=scope, barrier=barrier)
 
+    def _resolve(self, ref: A.Ref, scope: _Scope, env: Env) -> int:
+        """A named tensor of this scope, or a tensor passed to the block as an argument."""
+        node = scope.find(ref.name)
+        if node is None:
+            try:
+                value = env.lookup(ref.name)
+            except KeyError:
+                value = None
+            if isinstance(value, Tensor):
+                return int(value)
+            raise ExpandError(f"there is no tensor named '{ref.name}' here", ref.span, did_you_mean(ref.name, scope.visible() | {"input"}))
+        return node
+
     def _link(self, link, current, scope, env, defaults, label, stmt) -> int:
         if isinstance(link, A.Ref):
             if label is not None or link is not stmt.chain[0]:
                 raise ExpandError("a reference @name starts a line or a branch", link.span)
             if link.name == "input":
                 return scope.input if scope.input >= 0 else 0
-            node = scope.find(link.name)
-            if node is None:
-                raise ExpandError(f"there is no tensor named '{link.name}' here", link.span, did_you_mean(link.name, scope.visible() | {"input"}))
-            return node
+            return self._resolve(link, scope, env)
         if isinstance(link, A.Group):
             if label is not None:
                 inner = self._open_group(scope, label, link, "group", current)
@@ -360,7 +370,7 @@ class _Expander:
             raise ExpandError(f"block '{defn.name}' calls itself ({chain})", call.span, "blocks cannot be recursive; use repetition")
         if len(self.call_stack) >= MAX_CALL_DEPTH:
             raise LimitError(f"blocks call each other more than {MAX_CALL_DEPTH} deep", call.span)
-        values, shown = self._bind_block_args(defn, call, env)
+        values, shown = self._bind_block_args(defn, call, env, scope)
         inner = self._open_group(scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
         self.call_stack.append(defn.name)
         try:
@@ -434,7 +444,7 @@ class _Expander:
                 attrs[spec.name] = spec.default
         return attrs
 
-    def _bind_block_args(self, defn: A.Def, call: A.Call, env: Env) -> dict:
+    def _bind_block_args(self, defn: A.Def, call: A.Call, env: Env, scope: _Scope) -> tuple[dict, list[str]]:
         params = {p.name: p for p in defn.params}
         values: dict = {}
         shown: list[str] = []
@@ -456,8 +466,12 @@ class _Expander:
                 raise ExpandError(f"'{name}' is given twice", arg.span)
             if name in free:
                 free.remove(name)
-            values[name] = evaluate(arg.value, env, symbols=isinstance(arg, A.Option))
-            text = _value_text(values[name])
+            if isinstance(arg.value, A.Ref):
+                values[name] = Tensor(self._resolve(arg.value, scope, env))
+                text = "@" + arg.value.name
+            else:
+                values[name] = evaluate(arg.value, env, symbols=isinstance(arg, A.Option))
+                text = _value_text(values[name])
             shown.append(text if isinstance(arg, A.Positional) else f"/{text}" if isinstance(arg, A.Stride) else f"{name}={text}")
         block_env = self.globals.child(values)
         for p in defn.params:

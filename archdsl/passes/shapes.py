@@ -62,8 +62,9 @@ def _dropped_warning(node, r) -> Warning_:
         parts.append(f"the {' and '.join(axes)} {n} ((N + 2P - F)/stride + 1 = ({n} + 2*{p} - {k})/{s} + 1 = {exact:.2f})")
         units = " and ".join(_UNITS[a] + ("s" if rest != 1 else "") for a in axes)
         rests.append(f"{rest} {units}")
+    verb = "is" if len(rests) == 1 and by_numbers and next(iter(by_numbers))[4] == 1 and len(next(iter(by_numbers.values()))) == 1 else "are"
     return Warning_(
-        f"{node.name}: stride {r['dropped'][0]['s']} does not fit {'; '.join(parts)}: the last {' and '.join(rests)} of its input are never read",
+        f"{node.name}: stride {r['dropped'][0]['s']} does not fit {'; '.join(parts)}: the last {' and '.join(rests)} of its input {verb} never read",
         node.span,
         "change the padding or the stride so that the division is exact",
     )

@@ -18,12 +18,12 @@ def shape_text(shape: tuple) -> str:
 
 
 def rf_text(rf) -> str:
+    """11x11 /4 (3x3x3 /1 in 3D, 9 /2 in 1D); a stride that differs per dimension is spelled out."""
     if rf is None:
         return "-"
     sizes, strides = rf
-    size = str(sizes[0]) if len(set(sizes)) == 1 and len(sizes) > 1 else "x".join(map(str, sizes))
     stride = strides[0] if len(set(strides)) == 1 else "x".join(map(str, strides))
-    return f"{size}x{size} /{stride}" if len(sizes) == 2 and len(set(sizes)) == 1 else f"{size} /{stride}"
+    return f"{'x'.join(map(str, sizes))} /{stride}"
 
 
 def bytes_text(n: int) -> str:
