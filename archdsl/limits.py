@@ -8,3 +8,4 @@ MAX_NODES = 100_000  # layers after expanding blocks and repetition
 MAX_REPEAT = 10_000  # one `xN`, `repeat N` or `for` range
 MAX_INT = 10**9  # any integer literal or computed value
 MAX_NAME = 200  # characters in a layer's full name
+MAX_ELEMENTS = 1 << 50  # elements of one tensor of one sample

@@ -131,6 +131,8 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> SyntaxErr:
         hint = "expected " + ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     if isinstance(err, UnexpectedToken) and err.token.type == "$END" and "RBRACE" in expected:
         hint = "a '{' is not closed"
+    elif isinstance(err, UnexpectedToken) and err.token.type == "SLASH":
+        hint = "division is written // (a single / is a stride, as in conv 64 3x3 /2)"
     return SyntaxErr(message, Span(source, line, column, line, column + width), hint)
 
 

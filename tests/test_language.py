@@ -199,3 +199,44 @@ def test_tensor_argument_cannot_be_computed_with():
 
     err = error_of("input 8x8x3\na: conv 4 1x1\nlet x = @a\n")
     assert "is a tensor" in err.message
+
+
+def test_a_library_used_twice_is_read_once(tmp_path):
+    (tmp_path / "blocks.arch").write_text("def cbr(c) { conv: conv c 1x1 }\n")
+    (tmp_path / "a.arch").write_text('use "blocks.arch"\n')
+    (tmp_path / "net.arch").write_text('use "blocks.arch"\nuse "a.arch"\ninput 4x4x3\ns: cbr 2\n')
+    assert [r.name for r in archdsl.load(tmp_path / "net.arch").analyze().layers] == ["s.conv"]
+
+
+def test_input_can_be_passed_to_a_block():
+    a = analyze_text("def f(x) { concat { @x ; identity } }\ninput 4x4x3\nconv 5 1x1\ng: f @input")
+    assert a.layers[-1].output_shape == (8, 4, 4)
+
+
+def test_a_side_head_from_a_reference_is_named_by_its_label():
+    a = analyze_text("input 4x4x3\nc: conv 4 1x1\nd: conv 2 1x1\nside: @c -> conv 6 1x1")
+    assert a.layers[-1].name == "side" and a.layers[-1].output_shape == (6, 4, 4)
+
+
+def test_words_compare_as_words():
+    a = analyze_text('let act = relu\ninput 4\nif act == relu { fc 2 } else { fc 3 }')
+    assert a.layers[-1].output_shape == (2,)
+
+
+def test_an_unlabelled_layer_can_be_frozen_by_its_position():
+    a = analyze_text("input 4\nfc 3\nfc 2\nfreeze 0")
+    assert a.totals["trainable_params"] == 2 * 3 + 2
+
+
+def test_error_messages_for_likely_mistakes():
+    from .helpers import error_of
+
+    assert "reads as a repetition" in error_of("let x1 = 4\ninput 4\nfc x1\n").message
+    err = error_of("def cb(c, bn=yes) { conv c 3 bn }\ninput 8x8x3\ncb 4\n")
+    assert err.hint == "write bn=bn to pass it as the option"
+    err = error_of("let c = 64 / 2\ninput 4\n")
+    assert "division is written //" in err.hint
+    err = error_of("input 4x4x3\nc1: conv 4 1x1\ndef f { @c1 -> relu }\nf\n")
+    assert "pass the tensor as an argument" in err.hint
+    err = error_of("input 4x4x3\nc1: conv 4 1x1\na: @c1\n")
+    assert err.message == "a label names layers; a reference alone creates none"

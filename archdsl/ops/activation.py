@@ -10,9 +10,6 @@ class Activation(Op):
     family = "activation"
     doc = ""
 
-    def describe(self, r):
-        return self.name
-
 
 def _simple(op_name: str, inplace: bool, text: str, extra=()) -> type:
     return type(op_name.capitalize(), (Activation,), {"name": op_name, "inplace": inplace, "doc": text, "args": tuple(extra),
@@ -35,7 +32,7 @@ class Prelu(Activation):
     doc = "parametric ReLU: one learned slope, or one per channel with `channelwise`"
 
     def infer(self, a, ins):
-        return ins[0], {"num_parameters": ins[0][0] if a["channelwise"] else 1}
+        return ins[0], {"channelwise": a["channelwise"], "num_parameters": ins[0][0] if a["channelwise"] else 1}
 
     def params(self, r, ins, out):
         return r["num_parameters"]
@@ -63,9 +60,6 @@ class Maxout(Activation):
 
     def other_ops(self, r, ins, out):
         return prod(out) * (r["pieces"] - 1)
-
-    def describe(self, r):
-        return f"maxout {r['pieces']}"
 
 
 ACTIVATION_OPS = (Relu, Relu6, LeakyRelu, Elu, Silu, Sigmoid, Tanh, Gelu, Prelu, Softmax, Maxout)

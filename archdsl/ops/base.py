@@ -71,7 +71,34 @@ class Op:
         return None
 
     def describe(self, r: dict) -> str:
-        return self.name
+        """The op as a spec would write it: positional values, then options that differ from
+        their defaults (flags bare). Ops whose resolved attributes differ from their arguments
+        override this."""
+        words = [self.name]
+        for arg in self.args:
+            if arg.name not in r:
+                continue
+            value = r[arg.name]
+            if arg.name in self.positional and arg.default is REQUIRED:
+                words.append(_text(value))
+            elif value != arg.default:
+                if arg.flag and value is True:
+                    words.append(arg.name)
+                elif arg.name in self.positional and arg is self.args[0]:
+                    words.append(_text(value))
+                else:
+                    words.append(f"{arg.name}={_text(value)}")
+        return " ".join(words)
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 # ---- helpers shared by the shape rules ------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, OpError, fmt_size, need_spatial, per_dim
+from .base import Arg, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
 
 
 class Dropout(Op):
@@ -23,7 +23,7 @@ class Dropout(Op):
         return 0
 
     def describe(self, r):
-        return f"dropout {r['p']:g}"
+        return f"dropout {r['p']:g}"  # the probability is worth reading even at its default
 
 
 class Identity(Op):
@@ -73,8 +73,8 @@ class Upsample(Op):
         return ("resample", factors, 1 if r["mode"] == "nearest" else 2)
 
     def describe(self, r):
-        how = f"x{fmt_size(r['scale_factor'])}" if r["scale_factor"] else f"to {fmt_size(r['size'])}"
-        return f"upsample {how} {r['mode']}"
+        how = fmt_compact(r["scale_factor"]) if r["scale_factor"] else f"size={fmt_size(r['size'])}"
+        return f"upsample {how}" + ("" if r["mode"] == "nearest" else f" mode={r['mode']}")
 
 
 class InputOp(Op):

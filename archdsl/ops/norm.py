@@ -14,16 +14,13 @@ class BatchNorm(Op):
 
     def infer(self, a, ins):
         (shape,) = ins
-        return shape, {"num_features": shape[0], "eps": a["eps"], "momentum": a["momentum"], "affine": a["affine"], "dims": max(1, len(shape) - 1)}
+        return shape, {**a, "num_features": shape[0], "dims": max(1, len(shape) - 1)}
 
     def params(self, r, ins, out):
         return 2 * r["num_features"] if r["affine"] else 0
 
     def other_ops(self, r, ins, out):
         return 2 * prod(out)  # eval mode: one multiply and one add per element
-
-    def describe(self, r):
-        return "bn" + (f" eps={r['eps']:g}" if r["eps"] != 1e-5 else "")
 
 
 class LayerNorm(Op):
@@ -34,7 +31,7 @@ class LayerNorm(Op):
 
     def infer(self, a, ins):
         (shape,) = ins
-        return shape, {"normalized_shape": shape, "eps": a["eps"], "affine": a["affine"]}
+        return shape, {**a, "normalized_shape": shape}
 
     def params(self, r, ins, out):
         return 2 * prod(out) if r["affine"] else 0
@@ -54,16 +51,13 @@ class GroupNorm(Op):
         (shape,) = ins
         if shape[0] % a["groups"]:
             raise OpError(f"groupnorm {a['groups']} needs the channels ({shape[0]}) to be a multiple of the groups")
-        return shape, {"num_groups": a["groups"], "num_channels": shape[0], "eps": a["eps"], "affine": a["affine"]}
+        return shape, {**a, "num_groups": a["groups"], "num_channels": shape[0]}
 
     def params(self, r, ins, out):
         return 2 * r["num_channels"] if r["affine"] else 0
 
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
-
-    def describe(self, r):
-        return f"groupnorm {r['num_groups']}"
 
 
 class LocalResponseNorm(Op):
@@ -80,6 +74,3 @@ class LocalResponseNorm(Op):
 
     def other_ops(self, r, ins, out):
         return (r["size"] + 3) * prod(out)  # squares summed over the window, then scale and power
-
-    def describe(self, r):
-        return f"lrn {r['size']}"

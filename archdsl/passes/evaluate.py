@@ -72,7 +72,8 @@ def evaluate(expr: A.Expr, env: Env, symbols: bool = False):
             if (expr.op == "and" and not left) or (expr.op == "or" and left):
                 return left
             return _truth(evaluate(expr.right, env), expr.right)
-        left, right = evaluate(expr.left, env), evaluate(expr.right, env)
+        words = expr.op in ("==", "!=")  # `if act == relu`: words compare as words
+        left, right = evaluate(expr.left, env, words), evaluate(expr.right, env, words)
         return _arith(expr, left, right)
     raise AssertionError(expr)  # pragma: no cover
 

@@ -122,9 +122,15 @@ class _Expander:
                     raise ExpandError(f"block '{stmt.name}' is defined twice (first at {first})", stmt.span)
                 if lookup(stmt.name) is not None:
                     raise ExpandError(f"'{stmt.name}' is a layer kind and cannot be a block name", stmt.span)
+                for param in stmt.params:
+                    check_bindable(param.name, param.span)
                 self.defs[stmt.name] = stmt
             elif isinstance(stmt, A.Use):
-                self._register_defs(self._load_use(stmt, program, stack), stack + [self._use_path(stmt, program)])
+                path = self._use_path(stmt, program)
+                first = path not in self.loaded
+                library = self._load_use(stmt, program, stack)
+                if first:  # a file used twice (directly or through two libraries) is read once
+                    self._register_defs(library, stack + [path])
 
     def _use_path(self, stmt: A.Use, program: A.Program) -> str:
         base = os.path.dirname(os.path.abspath(program.source.path))
@@ -157,6 +163,7 @@ class _Expander:
             if isinstance(stmt, A.LayerStmt):
                 current = self._layer_stmt(stmt, current, scope, env, defaults)
             elif isinstance(stmt, A.Let):
+                check_bindable(stmt.name, stmt.span)
                 value = self._let_value(stmt, env, top_level)
                 if top_level:
                     self.globals.values[stmt.name] = value
@@ -175,6 +182,7 @@ class _Expander:
                 for _ in range(count):
                     current = self._body(stmt.body, current, scope, env, defaults)
             elif isinstance(stmt, A.For):
+                check_bindable(stmt.var, stmt.span)
                 start, end = self._int(stmt.start, env), self._int(stmt.end, env)
                 if end - start + 1 > MAX_REPEAT:
                     raise LimitError(f"the loop runs {end - start + 1:,} times; the limit is {MAX_REPEAT:,}", stmt.span)
@@ -264,7 +272,8 @@ class _Expander:
         if count == 0:
             raise ExpandError("x0 repeats nothing", stmt.span)
         label = self._label(stmt.label, env) if stmt.label else None
-        if label is not None and (count > 1 or len(stmt.chain) > 1):
+        layers = [link for link in stmt.chain if not isinstance(link, A.Ref)]
+        if label is not None and (count > 1 or len(layers) > 1):
             inner = self._open_group(scope, label, stmt, "group", current)
             for _ in range(count):
                 for link in stmt.chain:
@@ -300,7 +309,9 @@ class _Expander:
         return _Scope(prefix=path + ".", input=current if barrier else scope.input, parent=scope, barrier=barrier)
 
     def _resolve(self, ref: A.Ref, scope: _Scope, env: Env) -> int:
-        """A named tensor of this scope, or a tensor passed to the block as an argument."""
+        """A named tensor of this scope, `@input`, or a tensor passed to the block as an argument."""
+        if ref.name == "input":
+            return scope.input if scope.input >= 0 else 0
         node = scope.find(ref.name)
         if node is None:
             try:
@@ -309,15 +320,19 @@ class _Expander:
                 value = None
             if isinstance(value, Tensor):
                 return int(value)
-            raise ExpandError(f"there is no tensor named '{ref.name}' here", ref.span, did_you_mean(ref.name, scope.visible() | {"input"}))
+            hint = did_you_mean(ref.name, scope.visible() | {"input"})
+            if _defined_outside(scope, ref.name):
+                hint = f"a block sees only its own names: pass the tensor as an argument (`blockname @{ref.name}`)"
+            raise ExpandError(f"there is no tensor named '{ref.name}' here", ref.span, hint)
         return node
 
     def _link(self, link, current, scope, env, defaults, label, stmt) -> int:
         if isinstance(link, A.Ref):
-            if label is not None or link is not stmt.chain[0]:
+            if link is not stmt.chain[0]:
                 raise ExpandError("a reference @name starts a line or a branch", link.span)
-            if link.name == "input":
-                return scope.input if scope.input >= 0 else 0
+            if label is not None and len(stmt.chain) == 1:
+                raise ExpandError("a label names layers; a reference alone creates none", stmt.label.span,
+                                  f"continue from @{link.name} and label the layers after it")
             return self._resolve(link, scope, env)
         if isinstance(link, A.Group):
             if label is not None:
@@ -421,6 +436,9 @@ class _Expander:
     def _too_many(self, op, arg, written, positional_ok, value_expr, env):
         if not positional_ok:
             return ExpandError("`set` takes options such as act=relu or bn, not sizes", arg.span)
+        if isinstance(value_expr, A.Var) and op.arg(value_expr.name) is not None and op.arg(value_expr.name).flag:
+            name = value_expr.name
+            return ExpandError(f"'{name}' here is a value, not the flag {name}", arg.span, f"write {name}={name} to pass it as the option")
         if isinstance(value_expr, A.Var) and value_expr.name not in env.names():
             flags = [a.name for a in op.args if a.flag]
             return ExpandError(f"unknown name '{value_expr.name}'", arg.span, did_you_mean(value_expr.name, flags + sorted(env.names())))
@@ -517,6 +535,26 @@ class _Expander:
 
 _EXAMPLES = {"conv": "`conv 64 3x3`", "convT": "`convT 64 2x2 /2`", "fc": "`fc 4096`", "maxpool": "`maxpool 2x2`",
              "avgpool": "`avgpool 2x2`", "groupnorm": "`groupnorm 32`", "adaptiveavgpool": "`adaptiveavgpool 7x7`"}
+
+
+def _defined_outside(scope: _Scope, name: str) -> bool:
+    while scope is not None and not scope.barrier:
+        scope = scope.parent
+    scope = scope.parent if scope is not None else None
+    while scope is not None:
+        if name in scope.names:
+            return True
+        scope = scope.parent
+    return False
+
+
+_RESERVED = re.compile(r"x[0-9]+$")
+
+
+def check_bindable(name: str, span: Span) -> None:
+    """`x2` is a repetition wherever a layer's arguments are read, so it cannot be a name."""
+    if _RESERVED.match(name):
+        raise ExpandError(f"'{name}' reads as a repetition (x2 repeats twice) and cannot be a name", span)
 
 
 def _stateless(op: Op) -> bool:

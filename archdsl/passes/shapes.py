@@ -8,11 +8,11 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import LimitError, ShapeError, Warning_
+from ..limits import MAX_ELEMENTS
 from ..ir import Graph
 from ..ops import OPS, OpError
 from ..ops.base import fmt_size
 
-MAX_ELEMENTS = 1 << 50  # one tensor of one sample
 
 
 def slide_order(shape: tuple) -> tuple:
@@ -32,7 +32,7 @@ def infer_shapes(graph: Graph) -> tuple[list[tuple], list[dict], list[Warning_]]
         try:
             out, r = OPS[node.op].infer(node.attrs, ins)
         except OpError as err:
-            raise ShapeError(f"{node.name} ({node.op}): {err.message}", node.span, err.hint) from None
+            raise ShapeError(f"{node.name}: {err.message}", node.span, err.hint) from None
         if prod(out) > MAX_ELEMENTS:
             raise LimitError(f"{node.name} would output {prod(out):,} elements per sample; the limit is {MAX_ELEMENTS:,}", node.span)
         if r.get("dropped"):

@@ -22,8 +22,14 @@ def rf_text(rf) -> str:
     if rf is None:
         return "-"
     sizes, strides = rf
-    stride = strides[0] if len(set(strides)) == 1 else "x".join(map(str, strides))
+    shown = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in strides]
+    stride = shown[0] if len(set(shown)) == 1 else "x".join(shown)
     return f"{'x'.join(map(str, sizes))} /{stride}"
+
+
+def count_text(n: int) -> str:
+    """15,262,696 (15.3M); small numbers once."""
+    return f"{n:,} ({human(n)})" if n >= 1000 else f"{n:,}"
 
 
 def bytes_text(n: int) -> str:
@@ -53,12 +59,12 @@ def render_table(a: Analysis, console) -> None:
     frozen = t["params"] - t["trainable_params"]
     console.print()
     console.print(f"[bold]layers[/bold]        {t['layers']:,}")
-    console.print(f"[bold]parameters[/bold]    {t['params']:,} ({human(t['params'])})"
+    console.print(f"[bold]parameters[/bold]    {count_text(t['params'])}"
                   + (f", {t['trainable_params']:,} trainable, {frozen:,} frozen" if frozen else "")
                   + f"   {bytes_text(t['param_bytes'])} as {a.dtype}")
-    console.print(f"[bold]MACs[/bold]          {t['macs']:,} ({human(t['macs'])})   FLOPs {t['flops']:,} ({human(t['flops'])})")
-    console.print(f"[bold]other ops[/bold]     {t['other_ops']:,} ({human(t['other_ops'])})   bias, norms, activations, pooling, adds")
-    console.print(f"[bold]activations[/bold]   {t['activations']:,} ({human(t['activations'])})   "
+    console.print(f"[bold]MACs[/bold]          {count_text(t['macs'])}   FLOPs {count_text(t['flops'])}")
+    console.print(f"[bold]other ops[/bold]     {count_text(t['other_ops'])}   bias, norms, activations, pooling, adds")
+    console.print(f"[bold]activations[/bold]   {count_text(t['activations'])}   "
                   f"{bytes_text(t['activation_bytes'])} forward, batch {a.batch}, input included")
     outs = ", ".join(f"{n} [{shape_text(s)}]" for n, s in a.outputs)
     console.print(f"[bold]output[/bold]        {outs}")
