@@ -80,18 +80,19 @@ class Op:
                 continue
             value = r[arg.name]
             if arg.name in self.positional and arg.default is REQUIRED:
-                words.append(_text(value))
+                words.append(value_text(value))
             elif value != arg.default:
                 if arg.flag and value is True:
                     words.append(arg.name)
                 elif arg.name in self.positional and arg is self.args[0]:
-                    words.append(_text(value))
+                    words.append(value_text(value))
                 else:
-                    words.append(f"{arg.name}={_text(value)}")
+                    words.append(f"{arg.name}={value_text(value)}")
         return " ".join(words)
 
 
-def _text(value) -> str:
+def value_text(value) -> str:
+    """A value as a spec writes it: yes/no, 3x3, 0.001."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, tuple):

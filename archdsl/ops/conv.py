@@ -51,19 +51,21 @@ class Conv(Op):
     attaches = True
     doc = "convolution: filters, kernel, /stride, pad (number, per dimension, same, valid), dilation, groups, depthwise, bias"
 
-    def infer(self, a, ins):
+    def _common(self, a, ins):
+        """What conv and transposed conv read alike: sizes per dimension, channels and groups."""
         (shape,) = ins
-        rank = need_spatial("conv", shape)
-        cin, spatial = shape[0], shape[1:]
+        rank = need_spatial(self.name, shape)
+        cin, cout = shape[0], a["filters"]
+        groups = cin if a["depthwise"] else a["groups"]
+        if cin % groups or cout % groups:
+            raise OpError(f"groups={groups} must divide both the input channels ({cin}) and the filters ({cout})")
         k = per_dim(a["kernel"], rank, "kernel")
         s = per_dim(a["stride"], rank, "stride")
         d = per_dim(a["dilation"], rank, "dilation")
-        groups = cin if a["depthwise"] else a["groups"]
-        cout = a["filters"]
-        if cin % groups or cout % groups:
-            raise OpError(
-                f"groups={groups} must divide both the input channels ({cin}) and the filters ({cout})"
-            )
+        return rank, cin, cout, groups, shape[1:], k, s, d
+
+    def infer(self, a, ins):
+        rank, cin, cout, groups, spatial, k, s, d = self._common(a, ins)
         k_eff = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
         pad = a["pad"]
         if pad == "same" and all(ss == 1 for ss in s) and any(ke % 2 == 0 for ke in k_eff):
@@ -122,18 +124,9 @@ class ConvTranspose(Conv):
     doc = "transposed convolution: filters, kernel, /stride, pad, outpad (output padding), dilation, groups, bias"
 
     def infer(self, a, ins):
-        (shape,) = ins
-        rank = need_spatial("convT", shape)
-        cin, spatial = shape[0], shape[1:]
-        k = per_dim(a["kernel"], rank, "kernel")
-        s = per_dim(a["stride"], rank, "stride")
-        d = per_dim(a["dilation"], rank, "dilation")
+        rank, cin, cout, groups, spatial, k, s, d = self._common(a, ins)
         p = per_dim(a["pad"], rank, "padding")
         op = per_dim(a["outpad"], rank, "output padding")
-        groups = cin if a["depthwise"] else a["groups"]
-        cout = a["filters"]
-        if cin % groups or cout % groups:
-            raise OpError(f"groups={groups} must divide both the input channels ({cin}) and the filters ({cout})")
         for o, ss, dd in zip(op, s, d):
             if o >= max(ss, dd):
                 raise OpError(f"output padding {o} must be smaller than the stride ({ss}) or the dilation ({dd})")

@@ -20,7 +20,7 @@ from ..errors import ExpandError, LimitError, Span, did_you_mean
 from ..ir import Graph, GroupInfo, Node, ShapeAssertion
 from ..limits import MAX_CALL_DEPTH, MAX_IMPORT_DEPTH, MAX_NAME, MAX_NODES, MAX_REPEAT
 from ..ops import ACTIVATIONS, ALIASES, LAYER_NAMES, OPS, Op, lookup
-from ..ops.base import REQUIRED, Arg
+from ..ops.base import REQUIRED, Arg, value_text
 from .evaluate import Env, Tensor, evaluate
 
 
@@ -489,7 +489,7 @@ class _Expander:
                 text = "@" + arg.value.name
             else:
                 values[name] = evaluate(arg.value, env, symbols=isinstance(arg, A.Option))
-                text = _value_text(values[name])
+                text = value_text(values[name])
             shown.append(text if isinstance(arg, A.Positional) else f"/{text}" if isinstance(arg, A.Stride) else f"{name}={text}")
         block_env = self.globals.child(values)
         for p in defn.params:
@@ -620,16 +620,6 @@ def _check_swapped(dims: tuple, span: Span) -> None:
             span,
             f"archdsl writes inputs as the slides do, channels last (HxWxC): did you mean `input {fixed}`?",
         )
-
-
-def _value_text(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, tuple):
-        return "x".join(map(str, value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _name_span(call: A.Call) -> Span:
