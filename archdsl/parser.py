@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
@@ -16,12 +16,13 @@ GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
+    """The parser, with the AST built as LALR reduces (no parse tree: several times faster)."""
     return Lark(
         GRAMMAR.read_text(),
         parser="lalr",
         strict=True,
-        propagate_positions=True,
         maybe_placeholders=False,
+        transformer=_TRANSFORMER,
         cache=True,
     )
 
@@ -30,13 +31,13 @@ def parse(text: str, path: str = "<spec>") -> A.Program:
     """Parse one spec text. Raises SyntaxErr or LimitError with a span."""
     source = Source(path, text)
     _check_size_and_nesting(source)
+    parser = _lark()
+    _TRANSFORMER.source = source
     try:
-        tree = _lark().parse(text)
+        return parser.parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, source) from None
-    try:
-        return _ToAst(source).transform(tree)
-    except VisitError as err:  # errors raised inside the transformer (huge literals)
+    except VisitError as err:  # pragma: no cover - inline transformers raise directly
         raise err.orig_exc from None
 
 
@@ -141,22 +142,48 @@ def _end_position(source: Source) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
-def _flatten(items):
-    return tuple(i for i in items if i is not None)
+def _child_span(t: "_ToAst", child, first: bool):
+    if isinstance(child, Token):
+        return t._tspan(child)
+    if isinstance(child, tuple):
+        for item in (child if first else reversed(child)):
+            span = _child_span(t, item, first)
+            if span is not None:
+                return span
+        return None
+    return getattr(child, "span", None)
 
 
-@v_args(meta=True)
+_KEPT = frozenset({"LSQB", "RSQB", "LBRACE", "RBRACE", "SLASH", "MINUS", "DEF", "LET", "SET", "USE", "INPUT", "OUTPUT",
+                   "FREEZE", "NETWORK", "IF", "REPEAT_KW", "FOR"})
+
+
+def _bare(children) -> list:
+    """The children without the keywords and brackets kept only for their positions."""
+    return [c for c in children if not (isinstance(c, Token) and c.type in _KEPT)]
+
+
 class _ToAst(Transformer):
-    """One method per grammar rule; terminals become Python values with spans."""
+    """One method per grammar rule; terminals become Python values with spans. A rule's span
+    runs from its first to its last child that has one (keywords and braces are not kept)."""
 
-    def __init__(self, source: Source):
-        super().__init__()
-        self.source = source
+    source: Source = Source("<spec>", "")
 
-    def _span(self, meta) -> Span:
-        if getattr(meta, "empty", True):
-            return Span(self.source, 1, 1, 1, 2)
-        return Span(self.source, meta.line, meta.column, meta.end_line, meta.end_column)
+    def _span(self, children) -> Span | None:
+        first = last = None
+        for child in children:
+            span = _child_span(self, child, first=True)
+            if span is not None:
+                first = span
+                break
+        for child in reversed(children):
+            span = _child_span(self, child, first=False)
+            if span is not None:
+                last = span
+                break
+        if first is None:
+            return None
+        return Span(self.source, first.line, first.column, last.end_line, last.end_column)
 
     def _tspan(self, tok: Token) -> Span:
         return Span(self.source, tok.line, tok.column, tok.end_line, tok.end_column)
@@ -165,17 +192,18 @@ class _ToAst(Transformer):
         return self._int_text(str(tok), tok)
 
     # program and bodies
-    def start(self, meta, children):
+    def start(self, children):
         return A.Program(self.source, tuple(children))
 
-    def body(self, meta, children):
+    def body(self, children):
         return tuple(children)
 
-    def branches(self, meta, children):
+    def branches(self, children):
         return tuple(children)
 
     # layer statements
-    def layer_stmt(self, meta, children):
+    def layer_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         assertion = label = repeat = None
         chain = ()
         for c in children:
@@ -187,12 +215,13 @@ class _ToAst(Transformer):
                 repeat = self._int(Token("INT", str(c)[1:], line=c.line, column=c.column, end_line=c.end_line, end_column=c.end_column))
             else:
                 chain = c
-        return A.LayerStmt(assertion, label, chain, repeat, self._span(meta))
+        return A.LayerStmt(assertion, label, chain, repeat, span)
 
-    def assertion(self, meta, children):
+    def assertion(self, children):
+        span, children = self._span(children), _bare(children)
         (tok,) = children
         dims = tuple(self._int_text(t, tok) for t in str(tok).split("x"))
-        return A.Assertion(dims, self._span(meta))
+        return A.Assertion(dims, span)
 
     def _int_text(self, text: str, tok: Token) -> int:
         digits = text.lstrip("0") or "0"
@@ -201,117 +230,135 @@ class _ToAst(Transformer):
             raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(tok))
         return int(digits)
 
-    def chain(self, meta, children):
+    def chain(self, children):
         return tuple(children)
 
-    def call(self, meta, children):
+    def call(self, children):
         name, *args = children
-        return A.Call(str(name), tuple(args), self._span(meta))
+        return A.Call(str(name), tuple(args), self._span(children))
 
-    def group(self, meta, children):
+    def group(self, children):
+        span, children = self._span(children), _bare(children)
         (body,) = children
-        return A.Group(body, self._span(meta))
+        return A.Group(body, span)
 
-    def merge(self, meta, children):
+    def merge(self, children):
+        span, children = self._span(children), _bare(children)
         kind, branches = children
-        return A.Merge(str(kind), branches, self._span(meta))
+        return A.Merge(str(kind), branches, span)
 
-    def ref(self, meta, children):
+    def ref(self, children):
         (tok,) = children
         return A.Ref(str(tok)[1:], self._tspan(tok))
 
-    def positional(self, meta, children):
-        return A.Positional(children[0], self._span(meta))
+    def positional(self, children):
+        return A.Positional(children[0], self._span(children))
 
-    def option(self, meta, children):
+    def option(self, children):
         name, value = children
-        return A.Option(str(name), value, self._span(meta))
+        return A.Option(str(name), value, self._span(children))
 
-    def stride(self, meta, children):
-        return A.Stride(children[0], self._span(meta))
+    def stride(self, children):
+        span, children = self._span(children), _bare(children)
+        return A.Stride(children[0], span)
 
     # other statements
-    def def_stmt(self, meta, children):
+    def def_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         name, *rest = children
         body = rest[-1]
         params = tuple(p for p in rest[:-1] if p is not None)
-        return A.Def(str(name), params, body, self._span(meta))
+        return A.Def(str(name), params, body, span)
 
-    def param(self, meta, children):
+    def param(self, children):
         name, *default = children
-        return A.Param(str(name), default[0] if default else None, self._span(meta))
+        return A.Param(str(name), default[0] if default else None, self._span(children))
 
-    def let_stmt(self, meta, children):
+    def let_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         name, value = children
-        return A.Let(str(name), value, self._span(meta))
+        return A.Let(str(name), value, span)
 
-    def set_stmt(self, meta, children):
+    def set_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         kind, *args = children
-        return A.SetDefault(str(kind), tuple(args), self._span(meta))
+        return A.SetDefault(str(kind), tuple(args), span)
 
-    def use_stmt(self, meta, children):
+    def use_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         (tok,) = children
-        return A.Use(str(tok)[1:-1], self._span(meta))
+        return A.Use(str(tok)[1:-1], span)
 
-    def input_stmt(self, meta, children):
-        return A.Input(children[0], self._span(meta))
+    def input_stmt(self, children):
+        span, children = self._span(children), _bare(children)
+        return A.Input(children[0], span)
 
-    def output_stmt(self, meta, children):
-        return A.Output(tuple(children), self._span(meta))
+    def output_stmt(self, children):
+        span, children = self._span(children), _bare(children)
+        return A.Output(tuple(children), span)
 
-    def freeze_stmt(self, meta, children):
-        return A.Freeze(tuple((str(t), self._tspan(t)) for t in children), self._span(meta))
+    def freeze_stmt(self, children):
+        span, children = self._span(children), _bare(children)
+        return A.Freeze(tuple((str(t), self._tspan(t)) for t in children), span)
 
-    def network_stmt(self, meta, children):
-        return A.Network(str(children[0]), self._span(meta))
+    def network_stmt(self, children):
+        span, children = self._span(children), _bare(children)
+        return A.Network(str(children[0]), span)
 
-    def if_stmt(self, meta, children):
+    def if_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         cond, then, *otherwise = children
-        return A.If(cond, then, otherwise[0] if otherwise else (), self._span(meta))
+        return A.If(cond, then, otherwise[0] if otherwise else (), span)
 
-    def repeat_stmt(self, meta, children):
+    def repeat_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         count, body = children
-        return A.Repeat(count, body, self._span(meta))
+        return A.Repeat(count, body, span)
 
-    def for_stmt(self, meta, children):
+    def for_stmt(self, children):
+        span, children = self._span(children), _bare(children)
         var, start, end, body = children
-        return A.For(str(var), start, end, body, self._span(meta))
+        return A.For(str(var), start, end, body, span)
 
     # expressions
-    def or_op(self, meta, children):
-        return A.BinOp("or", children[0], children[1], self._span(meta))
+    def or_op(self, children):
+        return A.BinOp("or", children[0], children[1], self._span(children))
 
-    def and_op(self, meta, children):
-        return A.BinOp("and", children[0], children[1], self._span(meta))
+    def and_op(self, children):
+        return A.BinOp("and", children[0], children[1], self._span(children))
 
-    def not_op(self, meta, children):
-        return A.UnaryOp("not", children[0], self._span(meta))
+    def not_op(self, children):
+        return A.UnaryOp("not", children[0], self._span(children))
 
-    def compare(self, meta, children):
+    def compare(self, children):
         left, op, right = children
-        return A.BinOp(str(op), left, right, self._span(meta))
+        return A.BinOp(str(op), left, right, self._span(children))
 
-    def binop_sum(self, meta, children):
+    def binop_sum(self, children):
         left, op, right = children
-        return A.BinOp(str(op), left, right, self._span(meta))
+        return A.BinOp(str(op), left, right, self._span(children))
 
     binop_product = binop_sum
 
-    def neg(self, meta, children):
-        return A.UnaryOp("-", children[0], self._span(meta))
+    def neg(self, children):
+        span, children = self._span(children), _bare(children)
+        return A.UnaryOp("-", children[0], span)
 
-    def int(self, meta, children):
-        return A.Num(self._int(children[0]), self._span(meta))
+    def int(self, children):
+        return A.Num(self._int(children[0]), self._span(children))
 
-    def float(self, meta, children):
-        return A.Num(float(children[0]), self._span(meta))
+    def float(self, children):
+        return A.Num(float(children[0]), self._span(children))
 
-    def dims(self, meta, children):
+    def dims(self, children):
         (tok,) = children
-        return A.Dims(tuple(self._int_text(t, tok) for t in str(tok).split("x")), self._span(meta))
+        return A.Dims(tuple(self._int_text(t, tok) for t in str(tok).split("x")), self._span(children))
 
-    def var(self, meta, children):
-        return A.Var(str(children[0]), self._span(meta))
+    def var(self, children):
+        return A.Var(str(children[0]), self._span(children))
 
-    def string(self, meta, children):
-        return A.Str(str(children[0])[1:-1], self._span(meta))
+    def string(self, children):
+        return A.Str(str(children[0])[1:-1], self._span(children))
+
+
+_TRANSFORMER = _ToAst()
