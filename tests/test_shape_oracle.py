@@ -2,7 +2,7 @@
 the real `torch.nn` layer, run on the `meta` device (no data, no arithmetic).
 
 The oracle's outcome is either an output shape or "PyTorch refuses" (the module's constructor or
-its forward raises ValueError/RuntimeError). archdsl must agree both ways: the same shape where
+its forward raises ValueError/RuntimeError, or ZeroDivisionError from a Python meta kernel). archdsl must agree both ways: the same shape where
 PyTorch accepts, an `archdsl.ArchError` (never another exception, never a shape) where it refuses.
 
 The meta kernels of the transposed convolutions skip two of the CPU kernel's checks (output padding
@@ -80,7 +80,7 @@ def torch_outcome(build, shape: tuple, devices=("meta",)):
             x = torch.empty((1, *shape), device=device) if device == "meta" else torch.zeros((1, *shape))
             with torch.no_grad():
                 out = tuple(layer(x).shape[1:])
-        except (ValueError, RuntimeError) as err:
+        except (ValueError, RuntimeError, ZeroDivisionError) as err:  # the last from meta kernels (stride 0)
             note(f"PyTorch ({device}) refuses: {str(err).splitlines()[0]}")
             return REFUSED
         if 0 in out:
@@ -187,11 +187,13 @@ def test_conv_transpose_shape(data):
     p = data.draw(per_dim(rank, 0, 3))
     d = data.draw(per_dim(rank, 1, 3))
     op = data.draw(per_dim(rank, 0, 3))  # sometimes >= max(stride, dilation): PyTorch refuses
-    groups = data.draw(st.sampled_from([1, 1, 2, 3]))
+    depthwise = data.draw(st.booleans()) and cout % cin == 0
+    groups = cin if depthwise else data.draw(st.sampled_from([1, 1, 2, 3]))
     bias = data.draw(st.booleans())
     sc = data.draw(st.booleans())
     spec = (f"{input_line(shape)}\nconvT {cout} {size_text(k, sc)} /{size_text(s, sc)} pad={size_text(p, sc)}"
-            f" outpad={size_text(op, sc)} dilation={size_text(d, sc)} groups={groups}{'' if bias else ' bias=no'}\n")
+            f" outpad={size_text(op, sc)} dilation={size_text(d, sc)}" + (" depthwise" if depthwise else f" groups={groups}")
+            + ("" if bias else " bias=no") + "\n")
     check(spec, lambda dev: CONVT[rank](cin, cout, k, s, p, op, groups, bias, d, device=dev), shape,
           devices=("meta", "cpu"))
 
@@ -301,6 +303,28 @@ def test_upsample_shape(data):
 ])
 def test_fixed_examples(spec, build, shape):
     check(spec, build, shape, devices=("meta", "cpu"))
+
+
+@pytest.mark.parametrize("layer, build", [
+    ("conv 4 3 pad=-1", lambda dev: nn.Conv2d(4, 4, 3, padding=-1)),
+    ("conv 4 3 /0", lambda dev: nn.Conv2d(4, 4, 3, stride=0)),
+    ("conv 4 0", lambda dev: nn.Conv2d(4, 4, 0)),
+    ("conv 4 3 dilation=0", lambda dev: nn.Conv2d(4, 4, 3, dilation=0)),
+    ("conv 4 3 groups=0", lambda dev: nn.Conv2d(4, 4, 3, groups=0)),
+    ("conv 4 3 /2 groups=3", lambda dev: nn.Conv2d(4, 4, 3, 2, groups=3)),
+    ("conv 4 3x3x3", lambda dev: nn.Conv2d(4, 4, (3, 3, 3))),
+    ("convT 4 3 pad=-1", lambda dev: nn.ConvTranspose2d(4, 4, 3, padding=-1)),
+    ("convT 4 3 /2 outpad=2", lambda dev: nn.ConvTranspose2d(4, 4, 3, 2, output_padding=2)),
+    ("maxpool 0", lambda dev: nn.MaxPool2d(0)),
+    ("maxpool 2 /0", lambda dev: nn.MaxPool2d(2, 0)),
+    ("maxpool 2 dilation=0", lambda dev: nn.MaxPool2d(2, dilation=0)),
+    ("maxpool 3 pad=2", lambda dev: nn.MaxPool2d(3, padding=2)),
+    ("avgpool 2 pad=-1", lambda dev: nn.AvgPool2d(2, padding=-1)),
+    ("adaptiveavgpool 0", lambda dev: nn.AdaptiveAvgPool2d(0)),
+])
+def test_invalid_values_refused_by_both(layer, build):
+    """Values PyTorch refuses, written in a spec: an ArchError, never a crash or a shape."""
+    check(f"input 8x8x4\n{layer}\n", build, (4, 8, 8), devices=("meta", "cpu"))
 
 
 # ---- disagreements found by the properties above (minimal repros) ------------------------------
