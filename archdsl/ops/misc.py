@@ -1,6 +1,7 @@
 """Dropout, identity, upsampling and the input."""
 from __future__ import annotations
 
+from fractions import Fraction
 from math import prod
 
 from .base import Arg, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
@@ -69,7 +70,7 @@ class Upsample(Op):
         return 0 if r["mode"] == "nearest" else 2 ** r["dims"] * prod(out)  # one weight per neighbour
 
     def window(self, r, ins, out):
-        factors = tuple(o / n for o, n in zip(out[1:], ins[0][1:]))
+        factors = tuple(Fraction(o, n) for o, n in zip(out[1:], ins[0][1:]))
         return ("resample", factors, 1 if r["mode"] == "nearest" else 2)
 
     def describe(self, r):

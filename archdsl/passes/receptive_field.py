@@ -14,7 +14,14 @@ from math import ceil
 from ..ir import Graph
 from ..ops import OPS
 
-RF = tuple  # (sizes, jumps): one Fraction per spatial dimension of the network input
+RF = tuple  # (sizes, jumps): one number per spatial dimension of the network input
+
+
+def _exact(value):
+    """Whole numbers stay ints (fast); a Fraction only where upsampling made a step fractional."""
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return int(value)
+    return value
 
 
 def receptive_fields(graph: Graph, shapes: list[tuple], resolved: list[dict]) -> list[RF | None]:
@@ -24,7 +31,7 @@ def receptive_fields(graph: Graph, shapes: list[tuple], resolved: list[dict]) ->
     fields: list[RF] = []
     for node in graph.nodes:
         if not node.inputs:
-            fields.append(((Fraction(1),) * rank, (Fraction(1),) * rank))
+            fields.append(((1,) * rank, (1,) * rank))
             continue
         ins = [fields[i] for i in node.inputs]
         sizes = tuple(max(f[0][d] for f in ins) for d in range(rank))
@@ -48,14 +55,14 @@ def receptive_fields(graph: Graph, shapes: list[tuple], resolved: list[dict]) ->
             kernels, strides = rule[1], rule[2]
         if kind == "window":
             fields.append((tuple(r + (k - 1) * j for r, k, j in zip(sizes, kernels, jumps)),
-                           tuple(j * s for j, s in zip(jumps, strides))))
+                           tuple(_exact(j * s) for j, s in zip(jumps, strides))))
         elif kind == "transposed":
-            fields.append((tuple(r + (ceil(Fraction(k, s)) - 1) * j for r, k, s, j in zip(sizes, kernels, strides, jumps)),
-                           tuple(j / s for j, s in zip(jumps, strides))))
+            fields.append((tuple(r + (-(-k // s) - 1) * j for r, k, s, j in zip(sizes, kernels, strides, jumps)),
+                           tuple(_exact(Fraction(j) / s) for j, s in zip(jumps, strides))))
         elif kind == "resample":
             factors, taps = rule[1], rule[2]
             fields.append((tuple(r + (taps - 1) * j for r, j in zip(sizes, jumps)),
-                           tuple(j / Fraction(f).limit_denominator(1 << 20) for j, f in zip(jumps, factors))))
+                           tuple(_exact(Fraction(j) / f) for j, f in zip(jumps, factors))))
         else:  # pragma: no cover
             raise AssertionError(rule)
     return fields
@@ -73,7 +80,7 @@ def _adaptive(n_in: tuple, n_out: tuple) -> tuple[tuple, tuple]:
 
 def as_numbers(values) -> list:
     """Sizes round up to whole input positions; strides stay exact (2, or 0.5 after upsampling)."""
-    return [int(v) if Fraction(v).denominator == 1 else float(v) for v in values]
+    return [v if isinstance(v, int) else float(v) for v in values]
 
 
 def rf_sizes(field: RF | None) -> list | None:
