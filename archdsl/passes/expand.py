@@ -346,8 +346,9 @@ class _Expander:
                     outs.append(self._layer_stmt(branch, current, scope, env, defaults))
                 else:
                     outs.append(self._body((branch,), current, scope, env, defaults))
-            if not outs:
-                raise ExpandError(f"{link.kind} needs at least one branch", link.span)
+            if len(outs) < 2:
+                raise ExpandError(f"{link.kind} needs at least two branches, one per line", link.span,
+                                  "a branch that passes its input through is written `identity`")
             name = scope.prefix + label if label is not None else scope.merge_name(link.kind)
             return self._add(OPS[link.kind], {}, tuple(outs), link.span, name)
         return self._call(link, current, scope, env, defaults, label)
@@ -613,7 +614,7 @@ def _coerce(op: Op, spec: Arg, value, span: Span):
 
 def _check_swapped(dims: tuple, span: Span) -> None:
     """`3x224x224` where `224x224x3` was meant: channels written first."""
-    if len(dims) >= 3 and dims[0] in (1, 2, 3, 4) and dims[-1] > 4 and len(set(dims[1:])) == 1:
+    if len(dims) >= 3 and dims[0] in (1, 3, 4) and dims[-1] >= 8 and len(set(dims[1:])) == 1:
         fixed = "x".join(map(str, dims[1:] + dims[:1]))
         raise ExpandError(
             f"the input {'x'.join(map(str, dims))} has {dims[-1]} channels and is {dims[0]} high: it looks swapped",

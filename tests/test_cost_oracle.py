@@ -1,0 +1,538 @@
+"""Parameters, FLOPs, MACs, trainable parameters and activations against PyTorch itself.
+
+Each example is a random program: a list of layer descriptions (plain dicts). The same description
+is rendered twice, independently: as archdsl spec text, and as a hand-built torch module
+(`nn.Conv2d(...)` from the same numbers; nothing is taken from archdsl's internals). The torch
+side is then measured:
+
+- params: sum of `p.numel()` over the module's parameters (per layer and in total);
+- trainable params: the same over parameters with `requires_grad`, after setting it to False on
+  the modules the spec freezes (`freeze l0, l3_1_0`), by hand;
+- FLOPs: `torch.utils.flop_counter.FlopCounterMode` around each layer's forward (per layer) and
+  around the whole forward (total), at batch 1 and 2 (`net.analyze(batch=B)`); MACs = FLOPs / 2;
+- activations: `AllocationCounter` below, a `TorchDispatchMode` over an eval, no-grad forward with
+  in-place activations (`nn.ReLU(inplace=True)` ...) on the CPU. It counts the network input plus,
+  for every aten op the forward runs, the elements of the op's first (primary) result when that
+  result lives in a storage that did not exist before the op: views (flatten, `t`), in-place ops
+  (`relu_`), ops that return their input (identity, eval dropout) and the parameters' own storage
+  count nothing, and neither do an op's secondary results (max pooling's indices, the saved
+  mean/invstd of batch/layer/group norm) nor empty tensors. Every tensor is kept alive during the
+  count so that a freed block cannot be reused and mistaken for an old storage.
+
+Conventions kept out of the random programs (documented in docs/conventions.md, not compared):
+an in-place activation directly on the network input or on a tensor read by several branches is
+counted out of place by archdsl, so the chains never put one there (a single activation layer is
+built with `inplace=False`).
+"""
+from __future__ import annotations
+
+import os
+from math import prod
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import note as _note  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._pytree import tree_leaves  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+import archdsl  # noqa: E402
+
+EXAMPLES = int(os.environ.get("ARCHDSL_ORACLE_EXAMPLES", 150))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def note(text: str) -> None:
+    try:
+        _note(text)
+    except Exception:  # outside a hypothesis test
+        pass
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: intra-op threads only cost time (several times slower on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ---- the oracle: what a forward pass allocates -------------------------------------------------
+
+
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
+
+
+class AllocationCounter(TorchDispatchMode):
+    """Elements of the tensors the aten ops of a forward create (see the module docstring)."""
+
+    def __init__(self, existing=()):
+        super().__init__()
+        self.seen = {_storage(t) for t in existing if t.numel()}
+        self.keep = list(existing)
+        self.by_layer: dict[str, int] = {}
+        self.layer = None
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for t in tree_leaves((args, kwargs)):
+            if isinstance(t, torch.Tensor) and t.numel():
+                self.seen.add(_storage(t))
+        out = func(*args, **kwargs)
+        results = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        first = results[0] if results else None
+        if first is not None and first.numel() and _storage(first) not in self.seen:
+            self.by_layer[self.layer] = self.by_layer.get(self.layer, 0) + first.numel()
+        for t in results:
+            if t.numel():
+                self.seen.add(_storage(t))
+        self.keep.extend(results)
+        return out
+
+
+# ---- layer descriptions -> archdsl text and torch modules -------------------------------------
+
+
+def size_text(values) -> str:
+    values = tuple(values)
+    return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
+
+
+def input_line(shape: tuple) -> str:
+    return "input " + ("x".join(map(str, (*shape[1:], shape[0]))) if len(shape) > 1 else str(shape[0]))
+
+
+def spec_of(d: dict) -> str:
+    """One layer as archdsl writes it."""
+    kind = d["kind"]
+    if kind == "conv":
+        return (f"conv {d['c']} {size_text(d['k'])} /{size_text(d['s'])} pad={size_text(d['p'])}"
+                f" dilation={size_text(d['d'])} groups={d['g']}" + ("" if d["bias"] else " bias=no"))
+    if kind == "convT":
+        return (f"convT {d['c']} {size_text(d['k'])} /{size_text(d['s'])} pad={size_text(d['p'])}"
+                f" outpad={size_text(d['op'])} dilation={size_text(d['d'])} groups={d['g']}" + ("" if d["bias"] else " bias=no"))
+    if kind == "maxpool":
+        return f"maxpool {size_text(d['k'])} /{size_text(d['s'])} pad={size_text(d['p'])}" + (" ceil" if d["ceil"] else "")
+    if kind == "avgpool":
+        return (f"avgpool {size_text(d['k'])} /{size_text(d['s'])} pad={size_text(d['p'])}" + (" ceil" if d["ceil"] else "")
+                + ("" if d["count_pad"] else " count_pad=no"))
+    if kind == "fc":
+        return f"fc {d['f']}" + ("" if d["bias"] else " bias=no")
+    if kind == "dropout":
+        return f"dropout {d['p']}"
+    if kind == "groupnorm":
+        return f"groupnorm {d['g']}" + ("" if d["affine"] else " affine=no")
+    if kind in ("bn", "layernorm"):
+        return kind + ("" if d.get("affine", True) else " affine=no")
+    if kind == "prelu":
+        return "prelu" + (" channelwise" if d["channelwise"] else "")
+    if kind == "adaptiveavgpool":
+        return f"adaptiveavgpool {size_text(d['size'])}"
+    if kind == "upsample":
+        return f"upsample {d['scale']} mode={d['mode']}"
+    return kind  # bn, relu, relu6, leakyrelu, elu, silu, sigmoid, tanh, gelu, softmax, layernorm, flatten, identity, gap, gmp
+
+
+def module_of(d: dict, shape: tuple) -> nn.Module:
+    """The same layer, built by hand as PyTorch writes it, for an input of `shape` (no batch)."""
+    kind, rank, c = d["kind"], len(shape) - 1, shape[0]
+    if kind == "conv":
+        return (nn.Conv1d, nn.Conv2d, nn.Conv3d)[rank - 1](c, d["c"], d["k"], d["s"], d["p"], d["d"], d["g"], d["bias"])
+    if kind == "convT":
+        return (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)[rank - 1](
+            c, d["c"], d["k"], d["s"], d["p"], d["op"], d["g"], d["bias"], d["d"])
+    if kind == "maxpool":
+        return (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)[rank - 1](d["k"], d["s"], d["p"], ceil_mode=d["ceil"])
+    if kind == "avgpool":
+        return (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)[rank - 1](d["k"], d["s"], d["p"], ceil_mode=d["ceil"],
+                                                                     count_include_pad=d["count_pad"])
+    if kind == "bn":
+        return (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[rank](c, affine=d.get("affine", True))
+    if kind == "fc":
+        return nn.Sequential(nn.Flatten(), nn.Linear(prod(shape), d["f"], d["bias"]))
+    if kind == "layernorm":
+        return nn.LayerNorm(list(shape), elementwise_affine=d.get("affine", True))
+    if kind == "groupnorm":
+        return nn.GroupNorm(d["g"], c, affine=d["affine"])
+    if kind == "prelu":
+        return nn.PReLU(c if d["channelwise"] else 1)
+    if kind == "adaptiveavgpool":
+        return (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)[rank - 1](d["size"])
+    if kind == "gap":
+        return (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)[rank - 1](1)
+    if kind == "gmp":
+        return (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)[rank - 1](1)
+    if kind == "upsample":
+        mode = d["mode"] if d["mode"] == "nearest" else ("linear", "bilinear", "trilinear")[rank - 1]
+        return nn.Upsample(scale_factor=float(d["scale"]), mode=mode)
+    if kind == "softmax":
+        return nn.Softmax(dim=1)
+    inplace = d.get("inplace", True)
+    return {
+        "relu": lambda: nn.ReLU(inplace), "relu6": lambda: nn.ReLU6(inplace),
+        "leakyrelu": lambda: nn.LeakyReLU(inplace=inplace), "elu": lambda: nn.ELU(inplace=inplace),
+        "silu": lambda: nn.SiLU(inplace), "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
+        "flatten": nn.Flatten, "identity": nn.Identity, "dropout": lambda: nn.Dropout(d["p"]),
+    }[kind]()
+
+
+INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu"}
+
+
+def out_shape(module: nn.Module, shape: tuple):
+    """The module's output shape (no batch) on the meta device, or None where PyTorch refuses."""
+    try:
+        with torch.no_grad():
+            y = module.to("meta")(torch.empty((2, *shape), device="meta"))
+    except (ValueError, RuntimeError):
+        return None
+    return None if 0 in y.shape else tuple(y.shape[1:])
+
+
+# ---- random programs --------------------------------------------------------------------------
+
+
+def looks_swapped(shape: tuple) -> bool:
+    """archdsl refuses, by design, an input that looks written channels first (`input 3x8x8`)."""
+    dims = (*shape[1:], shape[0])
+    return len(dims) >= 3 and dims[0] in (1, 2, 3, 4) and dims[-1] > 4 and len(set(dims[1:])) == 1
+
+
+def draw_sizes(data, rank, lo, hi):
+    return tuple(data.draw(st.lists(st.integers(lo, hi), min_size=rank, max_size=rank)))
+
+
+def draw_layer(data, shape: tuple, kinds) -> dict:
+    rank = len(shape) - 1
+    kind = data.draw(st.sampled_from(kinds))
+    c = shape[0]
+    if kind in ("conv", "convT"):
+        g = data.draw(st.sampled_from([g for g in (1, 2, 3, c) if c % g == 0]))
+        d = {"kind": kind, "c": g * data.draw(st.integers(1, 4)), "g": g, "bias": data.draw(st.booleans()),
+             "k": draw_sizes(data, rank, 1, 3), "s": draw_sizes(data, rank, 1, 2), "p": draw_sizes(data, rank, 0, 1),
+             "d": draw_sizes(data, rank, 1, 2)}
+        if kind == "convT":
+            d["op"] = tuple(data.draw(st.integers(0, max(s, dd) - 1)) for s, dd in zip(d["s"], d["d"]))
+        return d
+    if kind in ("maxpool", "avgpool"):
+        k = draw_sizes(data, rank, 1, 3)
+        d = {"kind": kind, "k": k, "s": draw_sizes(data, rank, 1, 2),
+             "p": tuple(data.draw(st.integers(0, kk // 2)) for kk in k), "ceil": data.draw(st.booleans())}
+        if kind == "avgpool":
+            d["count_pad"] = data.draw(st.booleans())
+        return d
+    if kind == "fc":
+        return {"kind": kind, "f": data.draw(st.integers(1, 12)), "bias": data.draw(st.booleans())}
+    if kind == "dropout":
+        return {"kind": kind, "p": data.draw(st.sampled_from([0.1, 0.5]))}
+    if kind == "groupnorm":
+        return {"kind": kind, "g": data.draw(st.sampled_from([g for g in (1, 2, 3, c) if c % g == 0])),
+                "affine": data.draw(st.booleans())}
+    if kind in ("bn", "layernorm"):
+        return {"kind": kind, "affine": data.draw(st.sampled_from([True, True, False]))}
+    if kind == "prelu":
+        return {"kind": kind, "channelwise": data.draw(st.booleans())}
+    if kind == "adaptiveavgpool":
+        return {"kind": kind, "size": draw_sizes(data, rank, 1, 4)}
+    if kind == "upsample":
+        return {"kind": kind, "scale": data.draw(st.integers(1, 2)), "mode": data.draw(st.sampled_from(["nearest", "bilinear"]))}
+    return {"kind": kind}
+
+
+SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
+           "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "concat", "add", "add"]
+FLAT = ["fc", "fc", "relu", "bn", "dropout", "tanh", "identity", "softmax"]
+SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "prelu", "maxpool", "avgpool", "adaptiveavgpool", "gap",
+          "gmp", "upsample", "relu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout"]
+
+
+def draw_merge(data, kind: str, shape: tuple, name: str):
+    """A concat/add whose branches keep the spatial size in step (odd kernels, half padding, one stride)."""
+    rank, c = len(shape) - 1, shape[0]
+    stride = data.draw(st.sampled_from([1, 1, 2]))
+    width = data.draw(st.integers(1, 4))
+    branches = []
+    for b in range(data.draw(st.integers(2, 3))):
+        if kind == "concat" and stride == 1 and data.draw(st.integers(0, 3)) == 0:
+            first = {"kind": "maxpool", "k": (3,) * rank, "s": (1,) * rank, "p": (1,) * rank, "ceil": False}
+        else:
+            k = data.draw(st.sampled_from([1, 3]))
+            g = data.draw(st.sampled_from([g for g in (1, 2) if c % g == 0 and (width * 2) % g == 0]))
+            first = {"kind": "conv", "c": width * 2 if kind == "add" else data.draw(st.integers(1, 4)) * g, "g": g,
+                     "bias": data.draw(st.booleans()), "k": (k,) * rank, "s": (stride,) * rank, "p": (k // 2,) * rank,
+                     "d": (1,) * rank}
+        branch = [first] + [{"kind": kind_} for kind_ in data.draw(st.lists(st.sampled_from(["bn", "relu"]), max_size=2))]
+        branches.append(branch)
+    if kind == "add" and stride == 1 and c == width * 2:
+        branches.append([{"kind": "identity"}])
+    return {"kind": kind, "branches": branches}
+
+
+def draw_program(data, rank: int, length: int):
+    """(input shape, [(name, description)]) with every layer accepted by PyTorch."""
+    shape = (data.draw(st.integers(1, 6)),) + draw_sizes(data, rank, 5, 12)
+    assume(not looks_swapped(shape))
+    program, cur = [], shape
+    after_input = True  # no in-place activation straight on the network input
+    for i in range(length):
+        flat = len(cur) == 1
+        kind_pool = FLAT if flat else SPATIAL + (["fc", "flatten", "gap"] if i >= length - 2 else [])
+        if after_input:
+            kind_pool = [k for k in kind_pool if k not in INPLACE]
+        d = draw_layer(data, cur, kind_pool)
+        if d["kind"] in ("concat", "add"):
+            d = draw_merge(data, d["kind"], cur, f"l{i}")
+            new = merge_shape(d, cur)
+        else:
+            new = out_shape(module_of(d, cur), cur)
+        if new is None or prod(new) > 20_000:
+            continue
+        program.append((f"l{i}", d))
+        cur = new
+        after_input = after_input and d["kind"] in ("identity", "dropout", "flatten")
+    return shape, program
+
+
+def branch_modules(d: dict, shape: tuple):
+    """[[(description, module, input shape)]] per branch."""
+    out = []
+    for branch in d["branches"]:
+        mods, cur = [], shape
+        for layer in branch:
+            m = module_of(layer, cur)
+            mods.append((layer, m, cur))
+            cur = out_shape(module_of(layer, cur), cur)
+        out.append((mods, cur))
+    return out
+
+
+def merge_shape(d: dict, shape: tuple):
+    ends = [end for _, end in branch_modules(d, shape)]
+    if any(e is None for e in ends):
+        return None
+    if d["kind"] == "add":
+        return ends[0] if all(e == ends[0] for e in ends) else None
+    if any(e[1:] != ends[0][1:] for e in ends):
+        return None
+    return (sum(e[0] for e in ends),) + ends[0][1:]
+
+
+# ---- the two renderings -----------------------------------------------------------------------
+
+
+def render(shape: tuple, program, frozen=()) -> str:
+    lines = [input_line(shape)]
+    for name, d in program:
+        if d["kind"] in ("concat", "add"):
+            lines.append(f"{name}: {d['kind']} {{")
+            for b, branch in enumerate(d["branches"]):
+                stmts = [f"{name}_{b}_{j}: {spec_of(layer)}" for j, layer in enumerate(branch)]
+                lines.append("  " + (stmts[0] if len(stmts) == 1 else "{ " + " ; ".join(stmts) + " }"))
+            lines.append("}")
+        else:
+            lines.append(f"{name}: {spec_of(d)}")
+    if frozen:
+        lines.append("freeze " + ", ".join(frozen))
+    return "\n".join(lines) + "\n"
+
+
+class Built:
+    """The hand-built torch network: named modules and a forward that follows the program."""
+
+    def __init__(self, shape: tuple, program):
+        self.steps = []  # (name, module) or (name, kind, [[(name, module)]])
+        self.modules: dict[str, nn.Module] = {}
+        cur = shape
+        for name, d in program:
+            if d["kind"] in ("concat", "add"):
+                branches = []
+                for b, (mods, _) in enumerate(branch_modules(d, cur)):
+                    branch = []
+                    for j, (_, m, _) in enumerate(mods):
+                        self.modules[f"{name}_{b}_{j}"] = m
+                        branch.append((f"{name}_{b}_{j}", m))
+                    branches.append(branch)
+                self.steps.append((name, d["kind"], branches))
+                cur = merge_shape(d, cur)
+            else:
+                m = module_of(d, cur)
+                self.modules[name] = m
+                self.steps.append((name, m))
+                cur = out_shape(module_of(d, cur), cur)
+        for m in self.modules.values():
+            m.eval()
+
+    def forward(self, x, hook=lambda name, fn, *a: fn(*a)):
+        """`hook(name, fn, *args)` runs each layer (the merge itself is a layer too)."""
+        for step in self.steps:
+            if len(step) == 2:
+                x = hook(step[0], step[1], x)
+                continue
+            name, kind, branches = step
+            ends = []
+            for branch in branches:
+                y = x
+                for bname, m in branch:
+                    y = hook(bname, m, y)
+                ends.append(y)
+            if kind == "concat":
+                x = hook(name, lambda *t: torch.cat(t, dim=1), *ends)
+            else:
+                x = hook(name, add_all, *ends)
+        return x
+
+    def parameters(self):
+        return [p for m in self.modules.values() for p in m.parameters()]
+
+
+def add_all(first, second, *rest):
+    """A residual add of N branches as a torch forward writes it: one new tensor, `+=` the rest."""
+    out = first + second
+    for t in rest:
+        out += t
+    return out
+
+
+def torch_figures(built: Built, shape: tuple, batch: int):
+    """Per-layer and total FLOPs, and per-layer activations, measured on the torch network."""
+    x = torch.randn((batch, *shape))
+    flops: dict[str, int] = {}
+
+    def count_flops(name, fn, *args):
+        with FlopCounterMode(display=False) as counter:
+            y = fn(*args)
+        flops[name] = flops.get(name, 0) + counter.get_total_flops()
+        return y
+
+    with torch.no_grad():
+        built.forward(x.clone(), count_flops)
+        with FlopCounterMode(display=False) as counter:
+            built.forward(x.clone())
+        total_flops = counter.get_total_flops()
+
+        existing = [x] + built.parameters() + [b for m in built.modules.values() for b in m.buffers()]
+        counter = AllocationCounter(existing)
+
+        def count_alloc(name, fn, *args):
+            counter.layer = name
+            return fn(*args)
+
+        with counter:
+            built.forward(x, count_alloc)
+    activations = dict(counter.by_layer)
+    activations["input"] = x.numel()
+    return flops, total_flops, activations
+
+
+# ---- the comparison ---------------------------------------------------------------------------
+
+
+def compare(shape: tuple, program, frozen=()):
+    spec = render(shape, program, frozen)
+    note(spec)
+    net = archdsl.load(spec)
+    built = Built(shape, program)
+    for name in frozen:
+        for p in built.modules[name].parameters():
+            p.requires_grad_(False)
+    for batch in (1, 2):
+        a = net.analyze(batch=batch)
+        rows = {r.name: r for r in a.layers}
+        assert set(rows) == set(built.modules) | {s[0] for s in built.steps}, spec
+        assert a.rows[-1].output_shape == tuple(built.forward(torch.zeros((1, *shape)))[0].shape)
+        flops, total_flops, activations = torch_figures(built, shape, batch)
+        for name, row in rows.items():
+            m = built.modules.get(name)
+            params = sum(p.numel() for p in m.parameters()) if m is not None else 0
+            trainable = sum(p.numel() for p in m.parameters() if p.requires_grad) if m is not None else 0
+            assert row.params == params, f"{name}: params {row.params} != torch {params}\n{spec}"
+            assert row.trainable_params == trainable, f"{name}: trainable {row.trainable_params} != torch {trainable}\n{spec}"
+            assert row.flops == flops.get(name, 0), f"{name}: flops {row.flops} != FlopCounterMode {flops.get(name, 0)} (batch {batch})\n{spec}"
+            assert 2 * row.macs == row.flops
+            assert row.activations == activations.get(name, 0), (
+                f"{name}: activations {row.activations} != allocated {activations.get(name, 0)} (batch {batch})\n{spec}")
+        assert a.rows[0].activations == activations["input"]
+        params = built.parameters()
+        assert a.totals["params"] == sum(p.numel() for p in params)
+        assert a.totals["trainable_params"] == sum(p.numel() for p in params if p.requires_grad)
+        assert a.totals["flops"] == total_flops, f"flops {a.totals['flops']} != FlopCounterMode {total_flops}\n{spec}"
+        assert 2 * a.totals["macs"] == a.totals["flops"]
+        assert a.totals["activations"] == sum(activations.values()), spec
+
+
+# ---- the properties ---------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(data=st.data())
+def test_single_layer_costs(data):
+    rank = data.draw(st.integers(1, 3))
+    shape = (data.draw(st.integers(1, 6)),) + draw_sizes(data, rank, 3, 9 if rank < 3 else 5)
+    if data.draw(st.integers(0, 4)) == 0:
+        shape = (data.draw(st.integers(1, 40)),)  # a flat input
+    assume(not looks_swapped(shape))
+    for _ in range(10):
+        d = draw_layer(data, shape, SINGLE if len(shape) > 1 else ["fc", "bn", "layernorm", "prelu", "relu", "softmax",
+                                                                   "sigmoid", "identity", "dropout"])
+        if out_shape(module_of(d, shape), shape) is not None:
+            break
+    else:
+        return
+    if d["kind"] in INPLACE:
+        d["inplace"] = False  # on the network input archdsl counts it out of place (module docstring)
+    frozen = ("l0",) if data.draw(st.booleans()) else ()
+    compare(shape, [("l0", d)], frozen)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_chain_costs(data):
+    shape, program = draw_program(data, data.draw(st.sampled_from([1, 2, 2])), data.draw(st.integers(1, 7)))
+    if not program:
+        return
+    with_params = [n for n, m in Built(shape, program).modules.items() if any(True for _ in m.parameters())]
+    frozen = tuple(data.draw(st.lists(st.sampled_from(with_params), unique=True, max_size=3))) if with_params else ()
+    compare(shape, program, frozen)
+
+
+# ---- fixed examples -----------------------------------------------------------------------------
+
+
+def test_vgg_like_block():
+    """conv -> bn -> relu -> maxpool -> conv -> relu -> fc, frozen first conv."""
+    program = [
+        ("l0", {"kind": "conv", "c": 8, "g": 1, "bias": False, "k": (3, 3), "s": (1, 1), "p": (1, 1), "d": (1, 1)}),
+        ("l1", {"kind": "bn"}),
+        ("l2", {"kind": "relu"}),
+        ("l3", {"kind": "maxpool", "k": (2, 2), "s": (2, 2), "p": (0, 0), "ceil": False}),
+        ("l4", {"kind": "conv", "c": 8, "g": 4, "bias": True, "k": (3, 3), "s": (2, 2), "p": (1, 1), "d": (1, 1)}),
+        ("l5", {"kind": "relu"}),
+        ("l6", {"kind": "dropout", "p": 0.5}),
+        ("l7", {"kind": "fc", "f": 10, "bias": True}),
+    ]
+    compare((3, 16, 16), program, frozen=("l0", "l1"))
+
+
+def test_residual_and_inception_merges():
+    conv = lambda c, k, s=1, g=1: {"kind": "conv", "c": c, "g": g, "bias": False, "k": (k, k), "s": (s, s),  # noqa: E731
+                                   "p": (k // 2, k // 2), "d": (1, 1)}
+    program = [
+        ("l0", conv(4, 3)),
+        ("l1", {"kind": "relu"}),
+        ("l2", {"kind": "add", "branches": [[conv(4, 3), {"kind": "bn"}, {"kind": "relu"}, conv(4, 3, g=2)],
+                                            [{"kind": "identity"}]]}),
+        ("l3", {"kind": "relu"}),
+        ("l4", {"kind": "concat", "branches": [[conv(2, 1)], [conv(3, 3), {"kind": "relu"}],
+                                               [{"kind": "maxpool", "k": (3, 3), "s": (1, 1), "p": (1, 1), "ceil": False}]]}),
+        ("l5", {"kind": "convT", "c": 3, "g": 3, "bias": True, "k": (2, 2), "s": (2, 2), "p": (0, 0), "op": (1, 1), "d": (1, 1)}),
+        ("l6", {"kind": "gap"}),
+        ("l7", {"kind": "fc", "f": 5, "bias": True}),
+    ]
+    compare((3, 9, 9), program, frozen=("l2_0_0", "l5"))
