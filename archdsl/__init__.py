@@ -5,10 +5,12 @@
     >>> net.analyze().totals["params"]
     138357544
 
-Importing archdsl does not import torch.
+    >>> model = archdsl.build("specs/resnet50.arch", device="cpu")   # a torch.nn.Module
+
+Importing archdsl, loading and analysing do not import torch; building does.
 """
 from .errors import ArchError
-from .network import Network, load
+from .network import Network, build, load
 
 __version__ = "0.1.0"
-__all__ = ["ArchError", "Network", "load", "__version__"]
+__all__ = ["ArchError", "Network", "build", "load", "__version__"]

@@ -26,6 +26,17 @@ class Network:
         result = analyze(self.graph, batch=batch, dtype=dtype)
         return result if depth is None else collapse(result, self.graph, depth)
 
+    def build(self, device: str = "cpu", dtype: str = "float32", memory_format: str | None = None):
+        """A torch.nn.Module (a torch.fx.GraphModule) whose submodules carry the analysis' names.
+
+        `device`: cpu, cuda or meta (instant, allocates nothing); `dtype`: float32, float16,
+        bfloat16 or float64; `memory_format`: None or channels_last. Imports torch.
+        """
+        from .backends.torch import build
+
+        params = analyze(self.graph).totals["params"]
+        return build(self.graph, params, device=device, dtype=dtype, memory_format=memory_format)
+
 
 def load(spec: str | os.PathLike, set: dict | None = None) -> Network:
     """Load a spec from a path, or from text when `spec` contains a newline or does not exist.
@@ -44,6 +55,11 @@ def load(spec: str | os.PathLike, set: dict | None = None) -> Network:
     program = parse(text, path)
     overrides = {name: _override(name, value) for name, value in (set or {}).items()}
     return Network(expand(program, overrides), path)
+
+
+def build(spec: str | os.PathLike, set: dict | None = None, **options):
+    """`archdsl.build("specs/resnet50.arch", device="cuda")`: load(spec, set).build(**options)."""
+    return load(spec, set=set).build(**options)
 
 
 def _override(name: str, value) -> A.Expr:

@@ -1,0 +1,242 @@
+"""IR -> torch.nn.Module: the only place, with the code it generates, that imports torch.
+
+Every layer of the analysis becomes a submodule at its name (`layer1.0.conv1`), so module paths,
+analysis rows and `state_dict` keys are one thing. The forward pass is a torch.fx graph: fx
+generates a straight-line `forward` (no loops over layers, no string lookups, no shape checks),
+which `torch.compile` and `torch.export` take without graph breaks.
+"""
+from __future__ import annotations
+
+import operator
+import os
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from ..analysis import DTYPE_BYTES
+from ..errors import ArchError
+from ..ir import Graph
+from ..passes.costs import in_place
+from ..passes.shapes import infer_shapes
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
+
+
+class BuildError(ArchError):
+    phase = "build"
+
+
+class Maxout(nn.Module):
+    """The maximum over groups of `pieces` consecutive channels (Goodfellow et al. 2013)."""
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x):
+        return x.unflatten(1, (-1, self.pieces)).amax(2)
+
+    def extra_repr(self):
+        return f"pieces={self.pieces}"
+
+
+class Crop(nn.Module):
+    """The centre of a feature map (U-Net's "copy and crop"); a view of its input."""
+
+    def __init__(self, offset: tuple, size: tuple):
+        super().__init__()
+        self.offset, self.size = tuple(offset), tuple(size)
+
+    def forward(self, x):
+        for dim, (o, s) in enumerate(zip(self.offset, self.size), start=2):
+            x = x.narrow(dim, o, s)
+        return x
+
+    def extra_repr(self):
+        return f"offset={self.offset}, size={self.size}"
+
+
+def _nd(family: dict, dims: int):
+    return family[dims]
+
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_CONVT = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+_MAXPOOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
+_AVGPOOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
+_AAVG = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
+_AMAX = {1: nn.AdaptiveMaxPool1d, 2: nn.AdaptiveMaxPool2d, 3: nn.AdaptiveMaxPool3d}
+_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+
+
+def make_layer(op: str, r: dict, inplace: bool) -> nn.Module:
+    """The PyTorch module of one analysed layer, from its resolved attributes."""
+    if op == "conv":
+        return _CONV[r["dims"]](r["in_channels"], r["out_channels"], r["kernel_size"], r["stride"], r["padding"],
+                                r["dilation"], r["groups"], r["bias"])
+    if op == "convT":
+        return _CONVT[r["dims"]](r["in_channels"], r["out_channels"], r["kernel_size"], r["stride"], r["padding"],
+                                 r["output_padding"], r["groups"], r["bias"], r["dilation"])
+    if op == "maxpool":
+        return _MAXPOOL[r["dims"]](r["kernel_size"], r["stride"], r["padding"], r["dilation"], ceil_mode=r["ceil_mode"])
+    if op == "avgpool":
+        return _AVGPOOL[r["dims"]](r["kernel_size"], r["stride"], r["padding"], ceil_mode=r["ceil_mode"],
+                                   count_include_pad=r["count_include_pad"])
+    if op in ("adaptiveavgpool", "gap"):
+        return _AAVG[r["dims"]](r["output_size"])
+    if op in ("adaptivemaxpool", "gmp"):
+        return _AMAX[r["dims"]](r["output_size"])
+    if op == "fc":
+        return nn.Linear(r["in_features"], r["out_features"], r["bias"])
+    if op == "flatten":
+        return nn.Flatten()
+    if op == "bn":
+        return _BN[r["dims"]](r["num_features"], r["eps"], r["momentum"], r["affine"])
+    if op == "layernorm":
+        return nn.LayerNorm(r["normalized_shape"], r["eps"], r["affine"])
+    if op == "groupnorm":
+        return nn.GroupNorm(r["num_groups"], r["num_channels"], r["eps"], r["affine"])
+    if op == "lrn":
+        return nn.LocalResponseNorm(r["size"], r["alpha"], r["beta"], r["k"])
+    if op == "relu":
+        return nn.ReLU(inplace)
+    if op == "relu6":
+        return nn.ReLU6(inplace)
+    if op == "leakyrelu":
+        return nn.LeakyReLU(r["slope"], inplace)
+    if op == "elu":
+        return nn.ELU(r["alpha"], inplace)
+    if op == "silu":
+        return nn.SiLU(inplace)
+    if op == "sigmoid":
+        return nn.Sigmoid()
+    if op == "tanh":
+        return nn.Tanh()
+    if op == "gelu":
+        return nn.GELU()
+    if op == "prelu":
+        return nn.PReLU(r["num_parameters"])
+    if op == "softmax":
+        return nn.Softmax(dim=1)
+    if op == "maxout":
+        return Maxout(r["pieces"])
+    if op == "dropout":
+        return nn.Dropout(r["p"])
+    if op == "identity":
+        return nn.Identity()
+    if op == "upsample":
+        scale = tuple(float(f) for f in r["scale_factor"]) if r["scale_factor"] else None
+        return nn.Upsample(size=r["size"], scale_factor=scale, mode=r["mode"], align_corners=r["align_corners"])
+    if op == "crop":
+        return Crop(r["offset"], r["size"])
+    raise AssertionError(f"no module for {op}")  # pragma: no cover
+
+
+def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
+    """The network as an fx.GraphModule: submodules at the analysis names, forward as fx code."""
+    shapes, resolved, _ = infer_shapes(graph)
+    inplace = in_place(graph)
+    root = nn.Module()
+    code = fx.Graph()
+    env = {0: code.placeholder("x")}
+    made: set[str] = set()
+    with torch.device(device):
+        for node in graph.nodes[1:]:
+            args = [env[i] for i in node.inputs]
+            if node.op == "concat":
+                env[node.id] = code.call_function(torch.cat, (args, 1))
+                continue
+            if node.op == "add":
+                out = args[0]
+                for other in args[1:]:
+                    out = code.call_function(operator.add, (out, other))
+                env[node.id] = out
+                continue
+            if node.name not in made:  # a parameter-free layer may be applied twice under one name
+                _install(root, node.name, make_layer(node.op, resolved[node.id], inplace[node.id]))
+                made.add(node.name)
+            x = args[0]
+            if node.op == "fc" and resolved[node.id]["flatten"]:
+                x = code.call_function(torch.flatten, (x, 1))
+            env[node.id] = code.call_module(node.name, (x,))
+    outputs = [env[o] for o in graph.outputs]
+    code.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+    module = fx.GraphModule(root, code, class_name=_class_name(graph.name))
+    for node in graph.nodes:
+        if node.frozen and node.name in made:
+            module.get_submodule(node.name).requires_grad_(False)
+    return module
+
+
+def _install(root: nn.Module, path: str, module: nn.Module) -> None:
+    *parents, leaf = path.split(".")
+    owner = root
+    for part in parents:
+        if not hasattr(owner, part):
+            owner.add_module(part, nn.Module())
+        owner = getattr(owner, part)
+    owner.add_module(leaf, module)
+
+
+def _class_name(name: str) -> str:
+    words = [w for w in "".join(c if c.isalnum() else " " for c in name).split() if w]
+    text = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
+    return text if text[0].isalpha() else "Net" + text
+
+
+def check_fits(param_bytes: int, device: str) -> None:
+    """Refuse, before allocating, parameters that cannot fit in the device's free memory."""
+    dev = torch.device(device)
+    if dev.type == "meta":
+        return
+    if dev.type == "cuda":
+        free = torch.cuda.mem_get_info(dev)[0]
+    else:
+        free = _available_host_memory()
+        if free is None:
+            return
+    if param_bytes > free:
+        raise BuildError(
+            f"the parameters need {param_bytes / 1e9:,.1f} GB but {dev} has {free / 1e9:,.1f} GB free",
+            hint="build on --device meta to inspect the module without allocating it",
+        )
+
+
+def _available_host_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def build(graph: Graph, params: int, device="cpu", dtype="float32", memory_format=None) -> fx.GraphModule:
+    """A trainable module for the graph on `device`, in `dtype`, optionally channels_last."""
+    if dtype not in DTYPES:
+        raise BuildError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPES))
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BuildError("there is no CUDA device here", hint="build with --device cpu")
+    check_fits(params * DTYPE_BYTES["float32"], device)
+    module = to_graph_module(graph, device)
+    if dtype != "float32":
+        module = module.to(DTYPES[dtype])
+    if memory_format == "channels_last":
+        module = module.to(memory_format=torch.channels_last)
+    elif memory_format not in (None, "contiguous"):
+        raise BuildError(f"unknown memory format '{memory_format}'", hint="channels_last or contiguous")
+    return module
+
+
+def optimize_for_inference(module: fx.GraphModule) -> fx.GraphModule:
+    """Batch norm folded into the layer before it, dropout removed: eval only (torch.fx's passes)."""
+    from torch.fx.experimental.optimization import fuse, remove_dropout
+
+    module = fuse(module.eval())
+    return remove_dropout(module)
