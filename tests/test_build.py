@@ -1,0 +1,182 @@
+"""Built modules against PyTorch itself: torchvision's state_dict and logits, FlopCounterMode,
+real output shapes from forward hooks, requires_grad, torch.compile."""
+import json
+import zlib
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import archdsl  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from .conftest import DATA, SPECS  # noqa: E402
+from .test_torchvision_specs import MODELS, spec_path  # noqa: E402
+
+REFERENCE = json.loads((DATA / "torchvision_models.json").read_text())
+FAST = ["resnet18", "vgg11_bn", "googlenet", "mobilenet_v2", "squeezenet1_0", "densenet121"]
+ALL_SPECS = sorted(p.name for p in SPECS.glob("*.arch"))
+
+
+def fill(module):
+    """tests/data/README.md's recipe (shared/reference/make_reference.py): weights from key names."""
+    sd = module.state_dict()
+    with torch.no_grad():
+        for key, t in sd.items():
+            if not t.is_floating_point():
+                t.zero_()
+                continue
+            g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
+            leaf = key.rsplit(".", 1)[-1]
+            if leaf == "running_var":
+                t.copy_(1.0 + 0.1 * torch.rand(t.shape, generator=g))
+            elif leaf == "running_mean":
+                t.copy_(0.1 * torch.randn(t.shape, generator=g))
+            elif t.dim() >= 2:
+                t.copy_(torch.randn(t.shape, generator=g) * (2.0 / t[0].numel()) ** 0.5)
+            elif leaf == "weight":
+                t.copy_(1.0 + 0.1 * torch.randn(t.shape, generator=g))
+            else:
+                t.copy_(0.1 * torch.randn(t.shape, generator=g))
+    module.load_state_dict(sd)
+
+
+def check_torchvision(model):
+    ref = REFERENCE[model]
+    module = archdsl.build(spec_path(model)).eval()
+    assert [[k, list(v.shape)] for k, v in module.state_dict().items()] == ref["state_dict"]
+    fill(module)
+    module.load_state_dict(module.state_dict(), strict=True)
+    x = torch.randn(ref["input_shape"], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        y = module(x)
+    expected = torch.tensor(ref["output"])
+    assert (y - expected).abs().max() <= 1e-3 * expected.abs().max()
+
+
+@pytest.mark.parametrize("model", FAST)
+def test_torchvision_weights_load_and_logits_match(model):
+    check_torchvision(model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [m for m in MODELS if m not in FAST])
+def test_torchvision_weights_load_and_logits_match_all(model):
+    check_torchvision(model)
+
+
+def _input(net, batch=2):
+    return torch.randn((batch, *net.analyze().input_shape))
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_module_matches_analysis(spec):
+    """Parameters, FlopCounterMode FLOPs and every layer's real output shape, layer by layer."""
+    net = archdsl.load(SPECS / spec)
+    module = net.build(device="meta" if spec in ("unet.arch",) else "cpu").eval()
+    a = net.analyze(batch=2)
+    assert sum(p.numel() for p in module.parameters()) == a.totals["params"]
+    assert sum(p.numel() for p in module.parameters() if p.requires_grad) == a.totals["trainable_params"]
+    seen = {}
+
+    def hook(name):
+        def record(mod, args, out):
+            seen.setdefault(name, []).append(tuple(out.shape[1:]))
+        return record
+
+    for name, sub in module.named_modules():
+        if name and not list(sub.children()):
+            sub.register_forward_hook(hook(name))
+    x = _input(net).to("meta" if spec == "unet.arch" else "cpu")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(x)
+    assert counter.get_total_flops() == a.totals["flops"]
+    rows = {}
+    for row in a.layers:
+        if row.op not in ("concat", "add"):
+            rows.setdefault(row.name, []).append(row.output_shape)
+    assert seen == rows
+
+
+def test_frozen_parts_do_not_train():
+    text = "input 16x16x3\nfeatures: { conv 8 3x3 bn act=relu ; conv 8 3x3 }\nclassifier: fc 10\nfreeze features\n"
+    module = archdsl.build(text)
+    frozen = {n for n, p in module.named_parameters() if not p.requires_grad}
+    assert frozen == {"features.0.weight", "features.0.bias", "features.1.weight", "features.1.bias",
+                      "features.3.weight", "features.3.bias"}
+    assert sum(p.numel() for p in module.parameters() if p.requires_grad) == archdsl.load(text).analyze().totals["trainable_params"]
+
+
+def test_several_outputs_are_a_tuple():
+    module = archdsl.build("input 8x8x3\nc: conv 4 3x3 pad=1\nmain: gap -> fc 5\naux: @c -> conv 2 1x1\noutput @main, @aux\n")
+    main, aux = module(torch.randn(2, 3, 8, 8))
+    assert main.shape == (2, 5) and aux.shape == (2, 2, 8, 8)
+
+
+def test_meta_build_allocates_nothing_and_is_instant():
+    import time
+
+    start = time.perf_counter()
+    module = archdsl.build("input 224x224x3\nfc 100000\nfc 100000\n", device="meta")
+    assert time.perf_counter() - start < 5  # 25 billion parameters: nothing allocated
+    assert all(p.device.type == "meta" for p in module.parameters())
+
+
+def test_too_large_fails_before_allocating():
+    with pytest.raises(archdsl.ArchError) as info:
+        archdsl.build("input 224x224x3\nfc 1000000\nfc 1000000\n", device="cpu")
+    assert "GB" in info.value.message and "--device meta" in info.value.hint
+
+
+def test_in_place_relu_only_where_the_analysis_says():
+    text = "input 8x8x3\na: conv 4 3x3 pad=1\nr1: relu\nb: conv 4 3x3 pad=1\nadd {\n  r2: relu\n  @b\n}\n"
+    module = archdsl.build(text)
+    assert module.r1.inplace is True
+    assert module.r2.inplace is False  # b is read again by the add
+
+
+def test_backward_and_training_step():
+    module = archdsl.build(SPECS / "resnet18.arch", set={"classes": 10})
+    opt = torch.optim.SGD(module.parameters(), lr=0.01)
+    x, y = torch.randn(4, 3, 64, 64), torch.randint(0, 10, (4,))
+    loss = torch.nn.functional.cross_entropy(module(x), y)
+    loss.backward()
+    opt.step()
+    assert all(p.grad is not None for p in module.parameters())
+
+
+def test_dtype_and_channels_last():
+    module = archdsl.build(SPECS / "resnet18.arch", dtype="bfloat16", memory_format="channels_last")
+    conv = module.conv1.weight
+    assert conv.dtype == torch.bfloat16 and conv.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("spec", ["resnet18.arch", "googlenet.arch", "densenet121.arch", "unet.arch", "m5.arch", "c3d.arch"])
+def test_compile_has_no_graph_breaks(spec):
+    net = archdsl.load(SPECS / spec)
+    module = net.build(device="meta").eval()
+    explanation = torch._dynamo.explain(module)(_input(net, 1).to("meta"))
+    assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+
+
+def test_optimize_for_inference_folds_batch_norm():
+    from archdsl.backends.torch import optimize_for_inference
+
+    module = archdsl.build(SPECS / "resnet18.arch").eval()
+    fill(module)
+    fused = optimize_for_inference(module)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        a, b = module(x), fused(x)
+    assert (a - b).abs().max() <= 1e-4 * a.abs().max()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_amp_training_step():
+    module = archdsl.build(SPECS / "resnet18.arch", device="cuda", memory_format="channels_last")
+    x = torch.randn(8, 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = module(x).float().logsumexp(1).mean()
+    loss.backward()
+    assert module.conv1.weight.grad is not None
