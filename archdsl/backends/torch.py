@@ -240,3 +240,66 @@ def optimize_for_inference(module: fx.GraphModule) -> fx.GraphModule:
 
     module = fuse(module.eval())
     return remove_dropout(module)
+
+
+def check(module: nn.Module, graph: Graph, device: str = "cpu", batch: int = 2) -> int:
+    """A forward and a backward pass on random input; every layer's real output shape must be the
+    analysis' shape. Returns how many layer calls were checked; raises BuildError on a difference."""
+    shapes, _, _ = infer_shapes(graph)
+    expected: dict[str, list[tuple]] = {}
+    for node in graph.nodes[1:]:
+        if node.op not in ("concat", "add"):
+            expected.setdefault(node.name, []).append(shapes[node.id])
+    seen: dict[str, list[tuple]] = {}
+    handles = []
+    for name, sub in module.named_modules():
+        if name in expected:
+            handles.append(sub.register_forward_hook(
+                lambda mod, args, out, name=name: seen.setdefault(name, []).append(tuple(out.shape[1:]))))
+    dtype = next((p.dtype for p in module.parameters()), torch.float32)
+    x = torch.randn((batch, *shapes[0]), device=device, dtype=dtype, requires_grad=True)
+    try:
+        module.train()
+        out = module(x)
+        outs = out if isinstance(out, tuple) else (out,)
+        sum(o.float().sum() for o in outs).backward()
+    finally:
+        for h in handles:
+            h.remove()
+    for name, want in expected.items():
+        if seen.get(name) != want:
+            raise BuildError(f"{name}: the module gives {seen.get(name)} but the analysis says {want}")
+    if x.grad is None:
+        raise BuildError("the backward pass did not reach the input")
+    return sum(len(v) for v in seen.values())
+
+
+def load_weights(module: nn.Module, path: str) -> None:
+    """Load a saved state_dict strictly, saying which keys are missing, unexpected or misshapen."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError) as err:  # unreadable, or not a tensor file
+        raise BuildError(f"cannot read weights from {path}: {err}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    misshapen = [f"{k} {tuple(state[k].shape)} (the module has {tuple(own[k].shape)})"
+                 for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or misshapen:
+        parts = []
+        for what, keys in (("missing", missing), ("unexpected", unexpected), ("of another shape", misshapen)):
+            if keys:
+                shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+                parts.append(f"{len(keys)} key{'s' if len(keys) != 1 else ''} {what}: {shown}")
+        raise BuildError(f"the weights in {path} do not fit the spec: " + "; ".join(parts),
+                         hint="the spec's layer names are the state_dict keys (see `archdsl analyze`)")
+    module.load_state_dict(state, strict=True)
+
+
+def export_program(module: nn.Module, input_shape: tuple, path: str, device: str = "cpu") -> None:
+    """A torch.export program (.pt2) of the module in eval mode, for a batch of 1."""
+    example = torch.randn((1, *input_shape), device=device)
+    program = torch.export.export(module.eval(), (example,))
+    torch.export.save(program, path)
