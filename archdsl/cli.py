@@ -65,3 +65,31 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
 
     text = {"json": formats.to_json, "csv": formats.to_csv, "markdown": formats.to_markdown}[fmt](result)
     click.echo(text, nl=not text.endswith("\n"))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write: .svg, .png, .pdf or .dot (DOT source; needs no Graphviz).")
+@click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one node each.")
+@click.option("--stats", is_flag=True, help="Add parameters and MACs to every node and block.")
+@click.option("--rankdir", type=click.Choice(["TB", "LR"]), default="TB", show_default=True, help="Top to bottom or left to right.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
+def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, sets: tuple[str, ...]) -> None:
+    """Draw SPEC as a diagram (Graphviz): layers, blocks as boxes, shapes on every node."""
+    from .network import load
+
+    try:
+        from .backends import dot
+
+        fmt = dot.output_format(output)
+        net = load(spec, set=_parse_sets(sets))
+        result = net.analyze()
+        diagram = dot.build(net.graph, result, depth=depth, stats=stats, rankdir=rankdir)
+        for warning in result.warnings:
+            click.echo(warning.format(), err=True)
+        dot.write(diagram, output)
+    except ArchError as err:
+        _fail(err)
+    except OSError as err:
+        _fail(UsageError(f"cannot read {spec}: {err.strerror}"))
+    click.echo(f"wrote {output} ({fmt}, {len(net.graph.nodes) - 1} layers)", err=True)

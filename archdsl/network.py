@@ -5,7 +5,7 @@ import os
 
 from . import ast as A
 from .analysis import Analysis, analyze, collapse
-from .errors import UsageError
+from .errors import ArchError, UsageError
 from .ir import Graph
 from .parser import parse
 from .passes.expand import expand
@@ -25,6 +25,16 @@ class Network:
     def analyze(self, batch: int = 1, dtype: str = "float32", depth: int | None = None) -> Analysis:
         result = analyze(self.graph, batch=batch, dtype=dtype)
         return result if depth is None else collapse(result, self.graph, depth)
+
+    def _repr_svg_(self) -> str | None:
+        """The diagram `archdsl graph` draws, for Jupyter; None (the text repr) without Graphviz's
+        `dot` program or when the spec does not analyse."""
+        from .backends import dot
+
+        try:
+            return dot.svg(self.graph, analyze(self.graph))
+        except ArchError:
+            return None
 
     def build(self, device: str = "cpu", dtype: str = "float32", memory_format: str | None = None):
         """A torch.nn.Module (a torch.fx.GraphModule) whose submodules carry the analysis' names.
