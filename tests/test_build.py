@@ -180,3 +180,9 @@ def test_cuda_amp_training_step():
         loss = module(x).float().logsumexp(1).mean()
     loss.backward()
     assert module.conv1.weight.grad is not None
+
+
+def test_in_place_never_overwrites_what_autograd_saved():
+    module = archdsl.build("input 8x8x3\nconv 4 3x3\nsigmoid\nrelu\nrelu\n")
+    assert [m.inplace for m in module.modules() if isinstance(m, torch.nn.ReLU)] == [False, False]
+    module(torch.randn(2, 3, 8, 8)).sum().backward()

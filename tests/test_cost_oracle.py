@@ -184,6 +184,9 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
 
 
 INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu"}
+# ops whose backward reads their output: an in-place activation right after one (through views)
+# would break autograd, so a correct module runs it out of place
+SAVES_OUTPUT = {"relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "softmax", "maxout"}
 
 
 def out_shape(module: nn.Module, shape: tuple):
@@ -269,6 +272,9 @@ def draw_merge(data, kind: str, shape: tuple, name: str):
                      "bias": data.draw(st.booleans()), "k": (k,) * rank, "s": (stride,) * rank, "p": (k // 2,) * rank,
                      "d": (1,) * rank}
         branch = [first] + [{"kind": kind_} for kind_ in data.draw(st.lists(st.sampled_from(["bn", "relu"]), max_size=2))]
+        for before, layer in zip(branch, branch[1:]):
+            if layer["kind"] in INPLACE and before["kind"] in SAVES_OUTPUT:
+                layer["inplace"] = False  # a relu right after a relu: autograd keeps the first's output
         branches.append(branch)
     if kind == "add" and stride == 1 and c == width * 2:
         branches.append([{"kind": "identity"}])
@@ -281,6 +287,7 @@ def draw_program(data, rank: int, length: int):
     assume(not looks_swapped(shape))
     program, cur = [], shape
     after_input = True  # no in-place activation straight on the network input
+    after_saver = False  # the tensor comes from a layer that keeps its output for backward
     for i in range(length):
         flat = len(cur) == 1
         kind_pool = FLAT if flat else SPATIAL + (["fc", "flatten", "gap"] if i >= length - 2 else [])
@@ -294,9 +301,13 @@ def draw_program(data, rank: int, length: int):
             new = out_shape(module_of(d, cur), cur)
         if new is None or prod(new) > 20_000:
             continue
+        if d["kind"] in INPLACE and after_saver:
+            d["inplace"] = False
         program.append((f"l{i}", d))
         cur = new
         after_input = after_input and d["kind"] in ("identity", "dropout", "flatten")
+        if d["kind"] not in ("identity", "dropout", "flatten"):
+            after_saver = d["kind"] in SAVES_OUTPUT
     return shape, program
 
 

@@ -8,6 +8,7 @@ from .base import Arg, Op, OpError
 
 class Activation(Op):
     family = "activation"
+    saves_output = True  # relu, sigmoid, tanh, elu, softmax, maxout ... compute their gradient from it
     doc = ""
 
 
@@ -24,10 +25,12 @@ Silu = _simple("silu", True, "x * sigmoid(x) (swish), in place")
 Sigmoid = _simple("sigmoid", False, "logistic sigmoid")
 Tanh = _simple("tanh", False, "hyperbolic tangent")
 Gelu = _simple("gelu", False, "GELU (exact, erf form)")
+Gelu.saves_output = Silu.saves_output = False  # their gradients come from the input
 
 
 class Prelu(Activation):
     name = "prelu"
+    saves_output = False
     args = (Arg("channelwise", "bool", False, flag=True),)
     doc = "parametric ReLU: one learned slope, or one per channel with `channelwise`"
 

@@ -42,6 +42,7 @@ class Op:
     takes_stride = False  # accepts `/s`
     attaches = False  # accepts `bn` and `act=` (expanded into layers of their own)
     inplace = False  # runs in place when its input has no other reader
+    saves_output = False  # autograd keeps the output for backward: nothing may overwrite it
     creates_output = True  # False for views and no-ops (flatten, identity, eval dropout)
     min_inputs = max_inputs = 1
     doc = ""

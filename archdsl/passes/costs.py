@@ -22,8 +22,9 @@ def in_place(graph: Graph, shapes_unused=None) -> list[bool]:
     """Which in-place-capable activations really run in place.
 
     An activation overwrites its input only when nothing else reads that tensor: every node from
-    it back to the layer that created the storage has exactly one reader, and none of them is the
-    network input or an output.
+    it back to the layer that created the storage has exactly one reader, none of them is the
+    network input or an output, and none keeps its output for the backward pass (a relu after a
+    sigmoid, or after another relu, must not overwrite what autograd saved).
     """
     readers = graph.consumers()
     outputs = set(graph.outputs)
@@ -35,10 +36,10 @@ def in_place(graph: Graph, shapes_unused=None) -> list[bool]:
         nxt, cur = node.id, node.inputs[0]
         safe = True
         while True:
-            if cur == 0 or cur in outputs or readers[cur] != [nxt]:
+            prev = graph.nodes[cur]
+            if cur == 0 or cur in outputs or readers[cur] != [nxt] or OPS[prev.op].saves_output:
                 safe = False
                 break
-            prev = graph.nodes[cur]
             if OPS[prev.op].creates_output and not result[cur]:
                 break
             nxt, cur = cur, prev.inputs[0]
