@@ -93,3 +93,69 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
     except OSError as err:
         _fail(UsageError(f"cannot read {spec}: {err.strerror}"))
     click.echo(f"wrote {output} ({fmt}, {len(net.graph.nodes) - 1} layers)", err=True)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default=None, metavar="FILE",
+              help="Also write the module: .py (standalone PyTorch source) or .pt2 (a torch.export program).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "meta"]), default="cpu", show_default=True,
+              help="meta builds instantly and allocates nothing.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32", show_default=True)
+@click.option("--channels-last", is_flag=True, help="Store 4D weights channels_last.")
+@click.option("--check", is_flag=True, help="Run a forward and a backward pass on random input and compare every shape with the analysis.")
+@click.option("--weights", default=None, metavar="FILE", help="Load a saved state_dict (strict).")
+@click.option("--optimize", type=click.Choice(["inference"]), default=None,
+              help="Fold batch norm into the layer before it and drop dropout (eval only).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
+def build(spec, output, device, dtype, channels_last, check, weights, optimize, sets) -> None:
+    """Build SPEC as a PyTorch module and print a summary of it."""
+    from .network import load
+
+    try:
+        net = load(spec, set=_parse_sets(sets))
+        analysis = net.analyze()
+        if output is not None and not output.endswith((".py", ".pt2")):
+            raise UsageError(f"-o {output}: write a .py (PyTorch source) or a .pt2 (torch.export) file")
+        if optimize and device == "meta":
+            raise UsageError("--optimize inference needs real weights: use --device cpu or cuda")
+        from .backends import torch as backend
+
+        module = net.build(device=device, dtype=dtype, memory_format="channels_last" if channels_last else None)
+        if weights:
+            backend.load_weights(module, weights)
+        notes = []
+        if check:
+            calls = backend.check(module, net.graph, device=device)
+            notes.append(f"check: a forward and a backward pass on {device}: {calls} layer outputs have the analysis' shapes")
+        module.eval()
+        if optimize:
+            module = backend.optimize_for_inference(module, portable=bool(output and output.endswith(".pt2")))
+            notes.append("optimized for inference: batch norm folded, dropout removed")
+        _print_module(module, analysis, device, dtype)
+        for note in notes:
+            click.echo(note)
+        if output is not None:
+            if output.endswith(".py"):
+                from .backends.pysource import emit_source
+
+                with open(output, "w", encoding="utf-8") as f:
+                    f.write(emit_source(net.graph, source=spec))
+            else:
+                backend.export_program(module, analysis.input_shape, output, device=device)
+            click.echo(f"wrote {output}")
+    except ArchError as err:
+        _fail(err)
+    except OSError as err:
+        _fail(UsageError(f"cannot read or write a file: {err}"))
+
+
+def _print_module(module, analysis, device: str, dtype: str) -> None:
+    """One line for the module, one per top-level part with its parameters."""
+    params = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    click.echo(f"{type(module).__name__}: {params:,} parameters ({trainable:,} trainable) on {device}, {dtype}")
+    for name, child in module.named_children():
+        count = sum(p.numel() for p in child.parameters())
+        kind = type(child).__name__
+        click.echo(f"  {name:<24} {kind:<20} {count:>14,}")

@@ -234,16 +234,16 @@ def build(graph: Graph, params: int, device="cpu", dtype="float32", memory_forma
     return module
 
 
-def optimize_for_inference(module: fx.GraphModule) -> fx.GraphModule:
+def optimize_for_inference(module: fx.GraphModule, portable: bool = False) -> fx.GraphModule:
     """An eval-only module: batch norm folded into the conv or fc before it, dropout removed
-    (torch.fx's passes). On the CPU, torch.fx's optimize_for_inference also moves the convolutions
-    to oneDNN (MKL-DNN) layouts where its heuristic says it pays; on a GPU the module goes
-    channels_last."""
+    (torch.fx's passes). On the CPU, unless `portable` (for torch.export), torch.fx's
+    optimize_for_inference also moves the convolutions to oneDNN (MKL-DNN) layouts where its
+    heuristic says it pays; on a GPU the module goes channels_last."""
     from torch.fx.experimental import optimization
 
     module = module.eval()
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    if device.type == "cpu":
+    if device.type == "cpu" and not portable:
         return optimization.optimize_for_inference(module)
     module = optimization.remove_dropout(optimization.fuse(module))
     return module.to(memory_format=torch.channels_last)
@@ -308,5 +308,8 @@ def load_weights(module: nn.Module, path: str) -> None:
 def export_program(module: nn.Module, input_shape: tuple, path: str, device: str = "cpu") -> None:
     """A torch.export program (.pt2) of the module in eval mode, for a batch of 1."""
     example = torch.randn((1, *input_shape), device=device)
-    program = torch.export.export(module.eval(), (example,))
+    try:
+        program = torch.export.export(module.eval(), (example,))
+    except Exception as err:  # torch's own message, first line: the cause, without its traceback
+        raise BuildError(f"torch.export could not export the module: {str(err).splitlines()[0]}") from None
     torch.export.save(program, path)
