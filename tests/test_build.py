@@ -151,7 +151,7 @@ def test_dtype_and_channels_last():
     assert conv.dtype == torch.bfloat16 and conv.is_contiguous(memory_format=torch.channels_last)
 
 
-@pytest.mark.parametrize("spec", ["resnet18.arch", "googlenet.arch", "densenet121.arch", "unet.arch", "m5.arch", "c3d.arch"])
+@pytest.mark.parametrize("spec", ALL_SPECS)
 def test_compile_has_no_graph_breaks(spec):
     net = archdsl.load(SPECS / spec)
     module = net.build(device="meta").eval()
@@ -186,3 +186,12 @@ def test_in_place_never_overwrites_what_autograd_saved():
     module = archdsl.build("input 8x8x3\nconv 4 3x3\nsigmoid\nrelu\nrelu\n")
     assert [m.inplace for m in module.modules() if isinstance(m, torch.nn.ReLU)] == [False, False]
     module(torch.randn(2, 3, 8, 8)).sum().backward()
+
+
+def test_forward_is_straight_line_code():
+    """No per-call Python work beyond a hand-written forward: no loops, lookups or shape checks."""
+    module = archdsl.build(SPECS / "googlenet.arch", device="meta")
+    code = module.code
+    for construct in ("for ", "while ", "if ", "[\"", "getattr(self, name", ".shape", "dict("):
+        assert construct not in code, construct
+    assert code.count("torch.cat") == 9  # one per inception module
