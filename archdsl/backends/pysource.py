@@ -7,7 +7,7 @@ write them). Submodules sit at the analysis names and are registered in the orde
 `backends.torch.to_graph_module` registers them, so the `state_dict` (keys, shapes, order) is the
 built module's and its weights load with `strict=True`.
 
-This module does not import torch.
+It imports torch only to copy the source of the two layers torch.nn lacks (backends/layers.py).
 """
 from __future__ import annotations
 
@@ -21,37 +21,17 @@ from ..passes.shapes import infer_shapes, slide_order
 MERGES = ("concat", "add")
 _RESERVED = {"self", "torch", "nn", "getattr", "super"}
 
-_MAXOUT = '''class Maxout(nn.Module):
-    """The maximum over groups of `pieces` consecutive channels (Goodfellow et al. 2013)."""
 
-    def __init__(self, pieces):
-        super().__init__()
-        self.pieces = pieces
+def _helper_source(cls) -> str:
+    import inspect
 
-    def forward(self, x):
-        return x.unflatten(1, (-1, self.pieces)).amax(2)
+    return inspect.getsource(cls)
 
-    def extra_repr(self):
-        return f"pieces={self.pieces}"
-'''
 
-_CROP = '''class Crop(nn.Module):
-    """The centre of a feature map (U-Net's "copy and crop"); a view of its input."""
+def _helpers():
+    from .layers import Crop, Maxout
 
-    def __init__(self, offset, size):
-        super().__init__()
-        self.offset, self.size = tuple(offset), tuple(size)
-
-    def forward(self, x):
-        for dim, (o, s) in enumerate(zip(self.offset, self.size), start=2):
-            x = x.narrow(dim, o, s)
-        return x
-
-    def extra_repr(self):
-        return f"offset={self.offset}, size={self.size}"
-'''
-
-_HELPERS = {"maxout": ("Maxout", _MAXOUT), "crop": ("Crop", _CROP)}
+    return {"maxout": ("Maxout", _helper_source(Maxout)), "crop": ("Crop", _helper_source(Crop))}
 
 
 # --------------------------------------------------------------------------- layer constructors
@@ -423,7 +403,7 @@ class _Emitter:
             if kind == "leaf":
                 i = self.first_node[name]
                 node = self.graph.nodes[i]
-                if node.op in _HELPERS:
+                if node.op in ("maxout", "crop"):
                     self.helpers.add(node.op)
                 expr = layer_source(node.op, self.resolved[i], self.inplace[i])
                 local = _local(name)
@@ -541,7 +521,8 @@ def emit_source(graph: Graph, source: str | None = None) -> str:
         "from torch import nn",
     ])]
     init = e.init("")  # before the helper classes: it notes those the top level uses
-    blocks += [_HELPERS[op][1].rstrip("\n") for op in ("maxout", "crop") if op in e.helpers]
+    helpers = _helpers()
+    blocks += [helpers[op][1].rstrip("\n") for op in ("maxout", "crop") if op in e.helpers]
     for key in e.order:
         c = e.classes[key]
         paths = c["paths"]

@@ -1,0 +1,33 @@
+"""Layers archdsl needs that torch.nn does not have. `archdsl build -o model.py` copies their
+source into the file it writes, so these classes must stay self-contained (torch and nn only)."""
+from torch import nn
+
+
+class Maxout(nn.Module):
+    """The maximum over groups of `pieces` consecutive channels (Goodfellow et al. 2013)."""
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x):
+        return x.unflatten(1, (-1, self.pieces)).amax(2)
+
+    def extra_repr(self):
+        return f"pieces={self.pieces}"
+
+
+class Crop(nn.Module):
+    """The centre of a feature map (U-Net's "copy and crop"); a view of its input."""
+
+    def __init__(self, offset: tuple, size: tuple):
+        super().__init__()
+        self.offset, self.size = tuple(offset), tuple(size)
+
+    def forward(self, x):
+        for dim, (o, s) in enumerate(zip(self.offset, self.size), start=2):
+            x = x.narrow(dim, o, s)
+        return x
+
+    def extra_repr(self):
+        return f"offset={self.offset}, size={self.size}"
