@@ -40,8 +40,11 @@ def main() -> None:
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None) -> None:
     """Analyse SPEC: one row per layer, with totals."""
+    import gc
+
     from .network import load
 
+    gc.disable()  # a short run whose objects all live to the end: collecting them only costs time
     try:
         net = load(spec if spec.endswith(".arch") or "\n" in spec else spec, set=_parse_sets(sets))
         result = net.analyze(batch=batch, dtype=dtype, depth=depth)

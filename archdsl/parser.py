@@ -1,30 +1,31 @@
-"""Text -> AST: the Lark LALR parser (strict) and one Transformer method per grammar rule."""
+"""Text -> AST: the Lark LALR parser (strict) and one Transformer method per grammar rule.
+
+The parser is Lark's stand-alone LALR parser generated from grammar.lark (tools/make_parser.py,
+built with strict=True): it starts in half the time of importing lark.
+"""
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from ._lark_parser import (
+    Lark_StandAlone,
+    Token,
+    Transformer,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from . import ast as A
 from .errors import LimitError, Source, Span, SyntaxErr
 from .limits import MAX_FILE_BYTES, MAX_INT, MAX_NESTING
 
-GRAMMAR = Path(__file__).with_name("grammar.lark")
-
-
 @functools.lru_cache(maxsize=1)
-def _lark() -> Lark:
+def _lark():
     """The parser, with the AST built as LALR reduces (no parse tree: several times faster)."""
-    return Lark(
-        GRAMMAR.read_text(),
-        parser="lalr",
-        strict=True,
-        maybe_placeholders=False,
-        transformer=_TRANSFORMER,
-        cache=True,
-    )
+    return Lark_StandAlone(transformer=_TRANSFORMER)
 
 
 def parse(text: str, path: str = "<spec>") -> A.Program:
@@ -145,7 +146,7 @@ def _end_position(source: Source) -> tuple[int, int]:
 def _child_span(t: "_ToAst", child, first: bool):
     if isinstance(child, Token):
         return t._tspan(child)
-    if isinstance(child, tuple):
+    if type(child) is tuple:  # a body or a chain: its first or last node that has a span
         for item in (child if first else reversed(child)):
             span = _child_span(t, item, first)
             if span is not None:

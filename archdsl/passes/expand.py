@@ -178,7 +178,7 @@ class _Expander:
                 chosen = stmt.then if self._truth(stmt.condition, env) else stmt.otherwise
                 current = self._body(chosen, current, scope, env, defaults)
             elif isinstance(stmt, A.Repeat):
-                count = self._count(stmt.count, env)
+                count = self._count(stmt.times, env)
                 for _ in range(count):
                     current = self._body(stmt.body, current, scope, env, defaults)
             elif isinstance(stmt, A.For):
