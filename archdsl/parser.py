@@ -173,18 +173,16 @@ class _ToAst(Transformer):
     def _span(self, children) -> Span | None:
         first = last = None
         for child in children:
-            span = _child_span(self, child, first=True)
-            if span is not None:
-                first = span
-                break
-        for child in reversed(children):
-            span = _child_span(self, child, first=False)
-            if span is not None:
-                last = span
+            first = _child_span(self, child, True)
+            if first is not None:
                 break
         if first is None:
             return None
-        return Span(self.source, first.line, first.column, last.end_line, last.end_column)
+        for child in reversed(children):
+            last = _child_span(self, child, False)
+            if last is not None:
+                break
+        return Span(self.source, first[1], first[2], last[3], last[4])
 
     def _tspan(self, tok: Token) -> Span:
         return Span(self.source, tok.line, tok.column, tok.end_line, tok.end_column)
