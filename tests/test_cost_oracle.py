@@ -396,7 +396,12 @@ class Built:
             if kind == "concat":
                 x = hook(name, lambda *t: torch.cat(t, dim=1), *ends)
             else:
-                x = hook(name, add_all, *ends)
+                # torchvision's `out += identity`: into the first branch's own tensor, when that
+                # branch made one (not an identity of the block input) that autograd does not keep
+                first = branches[0][-1][1] if branches[0] else None
+                own = first is not None and not isinstance(first, (nn.Identity, nn.Dropout)) \
+                    and not isinstance(first, SAVES_OUTPUT_MODULES)
+                x = hook(name, add_into if own else add_all, *ends)
         return x
 
     def parameters(self):
@@ -404,11 +409,21 @@ class Built:
 
 
 def add_all(first, second, *rest):
-    """A residual add of N branches as a torch forward writes it: one new tensor, `+=` the rest."""
+    """A residual add of N branches into a new tensor: `first + second`, then `+=` the rest."""
     out = first + second
     for t in rest:
         out += t
     return out
+
+
+def add_into(first, *rest):
+    """A residual add into the first branch's tensor, as torchvision writes it: `out += identity`."""
+    for t in rest:
+        first += t
+    return first
+
+
+SAVES_OUTPUT_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.Sigmoid, nn.Tanh, nn.Softmax)
 
 
 def torch_figures(built: Built, shape: tuple, batch: int):

@@ -173,7 +173,7 @@ def test_resnet50_shares_classes_and_compiles():
 
 def test_resnet18_reads_like_torchvision():
     source = emit_source(archdsl.load(SPECS / "resnet18.arch").graph)
-    assert "        out = out + x  # 56x56x64\n" in source
+    assert "        out = out.add_(x)  # 56x56x64\n" in source  # in place, as torchvision's `out += identity`
     assert "        x = self.layer1(x)  # 56x56x64\n" in source
     assert "self.relu = nn.ReLU(inplace=True)" in source
     assert "self.add_module('0', Basic())" in source and "getattr(self, '0')(x)" in source

@@ -372,7 +372,12 @@ class _Emitter:
             shape = self._shape(u["outputs"][0]) if len(u["outputs"]) == 1 else None
             if u["kind"] == "merge":
                 node = self.graph.nodes[u["node"]]
-                expr = " + ".join(args) if node.op == "add" else f"torch.cat([{', '.join(args)}], 1)"
+                if node.op == "concat":
+                    expr = f"torch.cat([{', '.join(args)}], 1)"
+                elif self.inplace[node.id]:  # into the first branch, as torchvision's `out += identity`
+                    expr = args[0] + "".join(f".add_({a})" for a in args[1:])
+                else:
+                    expr = " + ".join(args)
                 lines.append(f"    {target} = {expr}")
                 comments.append(("out", shape))
                 continue

@@ -118,10 +118,10 @@ def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
             if node.op == "concat":
                 env[node.id] = code.call_function(torch.cat, (args, 1))
                 continue
-            if node.op == "add":
+            if node.op == "add":  # in place into the first branch where the analysis says so (`out += identity`)
                 out = args[0]
                 for other in args[1:]:
-                    out = code.call_function(operator.add, (out, other))
+                    out = code.call_method("add_", (out, other)) if inplace[node.id] else code.call_function(operator.add, (out, other))
                 env[node.id] = out
                 continue
             if node.name not in made:  # a parameter-free layer may be applied twice under one name

@@ -34,6 +34,7 @@ class Add(Op):
     name = "add"
     family = "merge"
     min_inputs, max_inputs = 1, 10_000
+    inplace = True  # into its first branch when nothing else reads it: torchvision's `out += identity`
     doc = "adds its branches elementwise (a residual connection)"
 
     def infer(self, a, ins):

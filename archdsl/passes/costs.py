@@ -19,9 +19,9 @@ class Cost:
 
 
 def in_place(graph: Graph, shapes_unused=None) -> list[bool]:
-    """Which in-place-capable activations really run in place.
+    """Which in-place-capable layers (activations, and `add` into its first branch) really run in place.
 
-    An activation overwrites its input only when nothing else reads that tensor: every node from
+    A layer overwrites its (first) input only when nothing else reads that tensor: every node from
     it back to the layer that created the storage has exactly one reader, none of them is the
     network input or an output, and none keeps its output for the backward pass (a relu after a
     sigmoid, or after another relu, must not overwrite what autograd saved).
