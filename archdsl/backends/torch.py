@@ -210,11 +210,22 @@ def optimize_for_inference(module: fx.GraphModule, portable: bool = False) -> fx
     (torch.fx's passes). On the CPU, unless `portable` (for torch.export), torch.fx's
     optimize_for_inference also moves the convolutions to oneDNN (MKL-DNN) layouts where its
     heuristic says it pays; on a GPU the module goes channels_last."""
+    import copy
+
     from torch.fx.experimental import optimization
 
-    module = module.eval()
+    module = copy.deepcopy(module).eval()
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     if device.type == "cpu" and not portable:
+        # oneDNN subgraphs take `+` but not `add_`: in an eval-only module the in-place residual
+        # adds go back to `+` so that whole blocks stay in oneDNN layouts
+        for node in list(module.graph.nodes):
+            if node.op == "call_method" and node.target == "add_":
+                with module.graph.inserting_after(node):
+                    plain = module.graph.call_function(operator.add, node.args)
+                node.replace_all_uses_with(plain)
+                module.graph.erase_node(node)
+        module.recompile()
         return optimization.optimize_for_inference(module)
     module = optimization.remove_dropout(optimization.fuse(module))
     return module.to(memory_format=torch.channels_last)
