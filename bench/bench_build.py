@@ -99,8 +99,8 @@ def main() -> None:
 
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"ResNet-50, batch {batch}, {size}x{size}, {device} ({name}), torch {torch.__version__}, median of {reps}")
-    print(f"| measurement | archdsl | hand-written | archdsl / hand-written |")
-    print(f"|---|--:|--:|--:|")
+    print("| measurement | archdsl | hand-written | archdsl / hand-written |")
+    print("|---|--:|--:|--:|")
     print(f"| eval forward | {ev['archdsl'] * 1e3:.1f} ms | {ev['hand-written'] * 1e3:.1f} ms | {ev['archdsl'] / ev['hand-written']:.3f} |")
     print(f"| training step | {tr['archdsl'] * 1e3:.1f} ms | {tr['hand-written'] * 1e3:.1f} ms | {tr['archdsl'] / tr['hand-written']:.3f} |")
     opt = ev["archdsl --optimize inference"]

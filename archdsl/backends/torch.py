@@ -28,10 +28,6 @@ class BuildError(ArchError):
     phase = "build"
 
 
-def _nd(family: dict, dims: int):
-    return family[dims]
-
-
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONVT = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 _MAXPOOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
