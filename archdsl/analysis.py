@@ -83,6 +83,7 @@ def analyze(graph: Graph, batch: int = 1, dtype: str = "float32") -> Analysis:
     totals = {
         "params": params,
         "trainable_params": sum(r.trainable_params for r in rows),
+        "frozen_params": sum(r.params - r.trainable_params for r in rows),
         "macs": sum(r.macs for r in rows),
         "flops": sum(r.flops for r in rows),
         "other_ops": sum(r.other_ops for r in rows),

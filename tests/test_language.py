@@ -127,6 +127,7 @@ def test_freeze_counts_trainable_parameters():
     fc_params = 4 * 4 * 4 * 10 + 10
     assert a.totals["params"] == conv_params + fc_params
     assert a.totals["trainable_params"] == fc_params
+    assert a.totals["frozen_params"] == conv_params
 
 
 def test_aliases_and_square_kernels():

@@ -22,7 +22,7 @@ class Concat(Op):
         for i, s in enumerate(ins[1:], 2):
             if len(s) != len(first) or s[1:] != first[1:]:
                 raise OpError(
-                    f"concat needs every branch to have the same spatial size, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}"
+                    f"every branch must have the same spatial size, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}"
                 )
         return (sum(s[0] for s in ins),) + first[1:], {}
 
@@ -42,7 +42,7 @@ class Add(Op):
         for i, s in enumerate(ins[1:], 2):
             if s != first:
                 raise OpError(
-                    f"add needs every branch to have the same shape, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}",
+                    f"every branch must have the same shape, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}",
                     hint="a residual branch that changes channels or stride needs a projection (1x1 conv) on the shortcut",
                 )
         return first, {}

@@ -18,7 +18,7 @@ class Cost:
     inplace: bool
 
 
-def in_place(graph: Graph, shapes_unused=None) -> list[bool]:
+def in_place(graph: Graph) -> list[bool]:
     """Which in-place-capable layers (activations, and `add` into its first branch) really run in place.
 
     A layer overwrites its (first) input only when nothing else reads that tensor: every node from

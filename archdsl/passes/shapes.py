@@ -32,8 +32,7 @@ def infer_shapes(graph: Graph) -> tuple[list[tuple], list[dict], list[Warning_]]
         try:
             out, r = OPS[node.op].infer(node.attrs, ins)
         except OpError as err:
-            message = err.message if err.message.startswith(node.name + " ") else f"{node.name}: {err.message}"
-            raise ShapeError(message, node.span, err.hint) from None
+            raise ShapeError(f"{node.name}: {err.message}", node.span, err.hint) from None
         if prod(out) > MAX_ELEMENTS:
             raise LimitError(f"{node.name} would output {prod(out):,} elements per sample; the limit is {MAX_ELEMENTS:,}", node.span)
         if r.get("dropped"):

@@ -6,7 +6,6 @@ import io
 import json
 
 from ..analysis import Analysis, Row
-from ..passes.shapes import slide_order
 
 SCHEMA = "archdsl.analysis/1"
 
@@ -98,4 +97,4 @@ def to_markdown(a: Analysis) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["to_json", "to_csv", "to_markdown", "slide_order"]
+__all__ = ["to_json", "to_csv", "to_markdown"]

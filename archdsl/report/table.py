@@ -56,7 +56,7 @@ def render_table(a: Analysis, console) -> None:
                       human(r.macs) if r.macs else "", acts if r.activations or r.inplace else "", rf_text(r.receptive_field))
     console.print(table)
     t = a.totals
-    frozen = t["params"] - t["trainable_params"]
+    frozen = t["frozen_params"]
     console.print()
     console.print(f"[bold]layers[/bold]        {t['layers']:,}")
     console.print(f"[bold]parameters[/bold]    {count_text(t['params'])}"
