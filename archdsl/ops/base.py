@@ -9,21 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-REQUIRED = object()
+from .args import REQUIRED, Arg
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "gelu", "silu", "prelu")
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One argument of an op. `flag`: a yes/no option that may be written bare (`bn`, `ceil`)."""
-
-    name: str
-    kind: str  # int | float | bool | size | pad | choice | act | any
-    default: object = REQUIRED
-    minimum: int = 0
-    choices: tuple = ()
-    flag: bool = False
 
 
 class OpError(Exception):

@@ -1,0 +1,124 @@
+"""Binding the arguments of a call: a layer's (positional, flags, options, stride; then `set`
+defaults and the op's own) and a block's (its parameters)."""
+from __future__ import annotations
+
+from ... import ast as A
+from ...errors import ExpandError, did_you_mean
+from ...ops import Op
+from ...ops.args import REQUIRED
+from ...ops.base import value_text
+from ..evaluate import Env, Tensor, evaluate
+from .scopes import Scope, resolve
+
+
+def bind_layer_args(op: Op, args, env: Env, written: str, positional_ok=True) -> dict:
+    """Arguments as written -> {name: (value, span)} (coerced), before defaults."""
+    given: dict = {}
+    free = list(op.positional)
+    for arg in args:
+        if isinstance(arg, A.Positional):
+            value_expr = arg.value
+            if isinstance(value_expr, A.Var) and op.arg(value_expr.name) is not None and op.arg(value_expr.name).flag \
+                    and value_expr.name not in env.names():
+                name, value = value_expr.name, True
+            else:
+                if not positional_ok or not free:
+                    raise _too_many(op, arg, written, positional_ok, value_expr, env)
+                name = free.pop(0)
+                value = evaluate(value_expr, env, symbols=op.arg(name).kind in ("choice", "act", "pad"))
+        elif isinstance(arg, A.Stride):
+            if not op.takes_stride:
+                raise ExpandError(f"{op.name} has no stride", arg.span)
+            name, value = "stride", evaluate(arg.value, env)
+        else:
+            name = arg.name
+            spec = op.arg(name)
+            if spec is None or name in ("shape",):
+                options = [a.name for a in op.args]
+                raise ExpandError(
+                    f"{op.name} has no option '{name}'", arg.span,
+                    did_you_mean(name, options) or (f"its options are: {', '.join(options)}" if options else f"{op.name} takes no options"),
+                )
+            value = evaluate(arg.value, env, symbols=True)
+            if name in free:
+                free.remove(name)
+        if name in given:
+            raise ExpandError(f"'{name}' is given twice", arg.span)
+        given[name] = (op.arg(name).coerce(op.name, value, arg.span), arg.span)
+    return given
+
+
+def _too_many(op, arg, written, positional_ok, value_expr, env):
+    if not positional_ok:
+        return ExpandError("`set` takes options such as act=relu or bn, not sizes", arg.span)
+    if isinstance(value_expr, A.Var) and op.arg(value_expr.name) is not None and op.arg(value_expr.name).flag:
+        name = value_expr.name
+        return ExpandError(f"'{name}' here is a value, not the flag {name}", arg.span, f"write {name}={name} to pass it as the option")
+    if isinstance(value_expr, A.Var) and value_expr.name not in env.names():
+        flags = [a.name for a in op.args if a.flag]
+        return ExpandError(f"unknown name '{value_expr.name}'", arg.span, did_you_mean(value_expr.name, flags + sorted(env.names())))
+    usage = " ".join(op.positional)
+    return ExpandError(f"{written} takes {len(op.positional)} plain argument{'s' if len(op.positional) != 1 else ''}"
+                       f"{' (' + usage + ')' if usage else ''}; this one is extra", arg.span,
+                       "options are written name=value")
+
+
+def fill_defaults(op: Op, given: dict, defaults: dict, call) -> dict:
+    """Every argument of the op: as given, else the `set` default for its kind, else its own."""
+    attrs = {}
+    kind_defaults = defaults.get(op.name, {})
+    for spec in op.args:
+        if spec.name in given:
+            attrs[spec.name] = given[spec.name][0]
+        elif spec.name in kind_defaults:
+            attrs[spec.name] = kind_defaults[spec.name]
+        elif spec.default is REQUIRED:
+            usage = " ".join(op.positional)
+            raise ExpandError(f"{op.name} needs {spec.name}", call.span, f"write `{op.name} {usage}`, e.g. {_EXAMPLES.get(op.name, op.name)}")
+        else:
+            attrs[spec.name] = spec.default
+    return attrs
+
+
+_EXAMPLES = {"conv": "`conv 64 3x3`", "convT": "`convT 64 2x2 /2`", "fc": "`fc 4096`", "maxpool": "`maxpool 2x2`",
+             "avgpool": "`avgpool 2x2`", "groupnorm": "`groupnorm 32`", "adaptiveavgpool": "`adaptiveavgpool 7x7`"}
+
+
+def bind_block_args(defn: A.Def, call: A.Call, env: Env, scope: Scope, globals_env: Env) -> tuple[dict, list[str]]:
+    """The block's parameter values, and the arguments as the group's description shows them."""
+    params = {p.name: p for p in defn.params}
+    values: dict = {}
+    shown: list[str] = []
+    free = [p.name for p in defn.params]
+    for arg in call.args:
+        if isinstance(arg, A.Positional):
+            if not free:
+                raise ExpandError(f"block '{defn.name}' takes {len(defn.params)} argument{'s' if len(defn.params) != 1 else ''}; this one is extra", arg.span)
+            name = free.pop(0)
+        elif isinstance(arg, A.Stride):
+            if "stride" not in params:
+                raise ExpandError(f"block '{defn.name}' has no parameter named stride", arg.span)
+            name = "stride"
+        else:
+            name = arg.name
+            if name not in params:
+                raise ExpandError(f"block '{defn.name}' has no parameter '{name}'", arg.span, did_you_mean(name, params))
+        if name in values:
+            raise ExpandError(f"'{name}' is given twice", arg.span)
+        if name in free:
+            free.remove(name)
+        if isinstance(arg.value, A.Ref):
+            values[name] = Tensor(resolve(arg.value, scope, env))
+            text = "@" + arg.value.name
+        else:
+            values[name] = evaluate(arg.value, env, symbols=isinstance(arg, A.Option))
+            text = value_text(values[name])
+        shown.append(text if isinstance(arg, A.Positional) else f"/{text}" if isinstance(arg, A.Stride) else f"{name}={text}")
+    block_env = globals_env.child(values)
+    for p in defn.params:
+        if p.name not in values:
+            if p.default is None:
+                names = ", ".join(p.name for p in defn.params)
+                raise ExpandError(f"block '{defn.name}' needs {p.name}", call.span, f"its parameters are ({names})")
+            values[p.name] = evaluate(p.default, block_env, symbols=True)
+    return values, shown

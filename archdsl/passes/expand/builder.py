@@ -1,0 +1,48 @@
+"""The graph as it grows: nodes and groups, each full name used once."""
+from __future__ import annotations
+
+from ...errors import ExpandError, LimitError, Span
+from ...ir import Graph, GroupInfo, Node
+from ...limits import MAX_NAME, MAX_NODES
+from ...ops import Op
+from .scopes import Scope
+
+
+class Builder:
+    def __init__(self, name: str):
+        self.graph = Graph(name=name)
+        self.names: dict[str, int] = {}  # full name -> node id
+
+    def add(self, op: Op, attrs: dict, inputs: tuple, span: Span, name: str) -> int:
+        nodes = self.graph.nodes
+        if len(nodes) >= MAX_NODES:
+            raise LimitError(f"the spec expands to more than {MAX_NODES:,} layers", span, "check the repetition counts")
+        _check_name(name, span)
+        if name in self.names or name in self.graph.groups:
+            other = nodes[self.names[name]] if name in self.names else None
+            if other is None or not (_stateless(op) and other.op == op.name and other.attrs == attrs):
+                first = other.span if other is not None else self.graph.groups[name].span
+                raise ExpandError(f"the name '{name}' is already used (at {first})", span,
+                                  "only a layer without weights may be applied twice under one name")
+        node = Node(len(nodes), name, op.name, attrs, inputs, span)
+        nodes.append(node)
+        self.names.setdefault(name, node.id)
+        return node.id
+
+    def open_group(self, scope: Scope, label: str | None, where, kind: str, current: int, barrier=False, text="") -> Scope:
+        """A new scope. `text` describes a block call; other groups are described by their layers."""
+        path = scope.child_name(label)
+        if path in self.graph.groups or path in self.names:
+            raise ExpandError(f"the name '{path}' is already used", where.span, "give each group its own name")
+        _check_name(path, where.span)
+        self.graph.groups[path] = GroupInfo(path, text, kind, where.span)
+        return Scope(prefix=path + ".", input=current if barrier else scope.input, parent=scope, barrier=barrier)
+
+
+def _check_name(name: str, span: Span) -> None:
+    if len(name) > MAX_NAME:
+        raise LimitError(f"the layer name is {len(name)} characters long; the limit is {MAX_NAME}", span)
+
+
+def _stateless(op: Op) -> bool:
+    return type(op).params is Op.params

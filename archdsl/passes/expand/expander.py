@@ -1,0 +1,296 @@
+"""The statement walk: every statement of the spec, in order, with blocks, repetition and
+branches expanded, appends its layers to the graph."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ... import ast as A
+from ...errors import ExpandError, LimitError, Span, did_you_mean
+from ...ir import Graph, ShapeAssertion
+from ...limits import MAX_CALL_DEPTH, MAX_REPEAT
+from ...ops import ALIASES, LAYER_NAMES, OPS, lookup
+from ..evaluate import Env, evaluate
+from .arguments import bind_block_args, bind_layer_args, fill_defaults
+from .builder import Builder
+from .freeze import apply_freezes
+from .imports import Imports, collect_defs, read_file
+from .scopes import Scope, check_bindable, fill_label, network_name, resolve
+
+
+def expand(program: A.Program, overrides: dict[str, A.Expr] | None = None, read=None) -> Graph:
+    """Expand a parsed spec into a Graph. `overrides` are `--set NAME=VALUE` constants."""
+    return _Expander(program, overrides or {}, read or read_file).run()
+
+
+class Context(NamedTuple):
+    """Where statements are expanded: the scope that names their layers, the names they see, and
+    the `set` defaults in force. A `let`, `set` or loop variable makes a new one for what follows."""
+
+    scope: Scope
+    env: Env
+    defaults: dict  # op name -> {argument: value}
+
+
+class _Expander:
+    def __init__(self, program: A.Program, overrides: dict[str, A.Expr], read):
+        self.program = program
+        self.overrides = overrides
+        self.used_overrides: set[str] = set()
+        self.imports = Imports(read)
+        self.defs: dict[str, A.Def] = {}
+        self.globals = Env()
+        self.builder = Builder(network_name(program.source.path))
+        self.graph = self.builder.graph
+        self.call_stack: list[str] = []
+        self.freezes: list[tuple[str, Span]] = []
+        self.outputs: list[A.Ref] | None = None
+
+    def run(self) -> Graph:
+        self.defs = collect_defs(self.program, self.imports)
+        top = Scope(prefix="", input=-1, barrier=True)
+        current = self._body(self.program.body, -1, Context(top, self.globals, {}), top_level=True)
+        if not self.graph.nodes:
+            raise ExpandError("the spec has no input", Span(self.program.source, 1, 1, 1, 2), "start it with e.g. `input 224x224x3`")
+        self._check_overrides()
+        if self.outputs is None:
+            self.graph.outputs = [current]
+        else:
+            for ref in self.outputs:
+                node = top.find(ref.name) if ref.name != "input" else 0
+                if node is None:
+                    raise ExpandError(f"there is no tensor named '{ref.name}'", ref.span, did_you_mean(ref.name, top.visible()))
+                self.graph.outputs.append(node)
+        apply_freezes(self.graph, self.freezes)
+        return self.graph
+
+    def _check_overrides(self) -> None:
+        unknown = set(self.overrides) - self.used_overrides
+        if unknown:
+            name = sorted(unknown)[0]
+            defined = sorted(self.globals.names())
+            hint = did_you_mean(name, defined) or (f"the spec defines: {', '.join(defined)}" if defined else "the spec defines no constants with `let`")
+            raise ExpandError(f"--set {name}: the spec has no constant named '{name}'", None, hint)
+
+    # ---- statements --------------------------------------------------------------------------
+    def _body(self, stmts, current: int, ctx: Context, top_level=False) -> int:
+        for stmt in stmts:
+            if isinstance(stmt, A.LayerStmt):
+                current = self._layer_stmt(stmt, current, ctx)
+            elif isinstance(stmt, A.Let):
+                check_bindable(stmt.name, stmt.span)
+                value = self._let_value(stmt, ctx.env, top_level)
+                if top_level:
+                    self.globals.values[stmt.name] = value
+                else:
+                    ctx = ctx._replace(env=ctx.env.child({stmt.name: value}))
+            elif isinstance(stmt, A.SetDefault):
+                ctx = ctx._replace(defaults=self._set(stmt, ctx))
+            elif isinstance(stmt, A.Input):
+                current = self._input(stmt, ctx.env, top_level)
+                ctx.scope.input = current
+            elif isinstance(stmt, A.If):
+                chosen = stmt.then if _truth(stmt.condition, ctx.env) else stmt.otherwise
+                current = self._body(chosen, current, ctx)
+            elif isinstance(stmt, A.Repeat):
+                count = _count(stmt.times, ctx.env)
+                for _ in range(count):
+                    current = self._body(stmt.body, current, ctx)
+            elif isinstance(stmt, A.For):
+                check_bindable(stmt.var, stmt.span)
+                start, end = _int(stmt.start, ctx.env), _int(stmt.end, ctx.env)
+                if end - start + 1 > MAX_REPEAT:
+                    raise LimitError(f"the loop runs {end - start + 1:,} times; the limit is {MAX_REPEAT:,}", stmt.span)
+                for i in range(start, end + 1):
+                    current = self._body(stmt.body, current, ctx._replace(env=ctx.env.child({stmt.var: i})))
+            elif isinstance(stmt, A.Def):
+                if not top_level:
+                    raise ExpandError("blocks are defined at the top level of a file", stmt.span)
+            elif isinstance(stmt, A.Use):
+                if not top_level:
+                    raise ExpandError("`use` belongs at the top level of a file", stmt.span)
+                self._run_library(self.imports.load(stmt, self.program))
+            elif isinstance(stmt, A.Output):
+                if not top_level:
+                    raise ExpandError("`output` belongs at the top level of the spec", stmt.span)
+                self.outputs = list(stmt.refs)
+            elif isinstance(stmt, A.Freeze):
+                self.freezes.extend(stmt.paths)
+            elif isinstance(stmt, A.Network):
+                self.graph.name = stmt.name
+            else:  # pragma: no cover
+                raise AssertionError(stmt)
+        return current
+
+    def _run_library(self, library: A.Program) -> None:
+        """The constants of a used file (and of the files it uses) become global."""
+        for stmt in library.body:
+            if isinstance(stmt, A.Let):
+                self.globals.values[stmt.name] = self._let_value(stmt, self.globals, True)
+            elif isinstance(stmt, A.Use):
+                self._run_library(self.imports.load(stmt, library))
+
+    def _let_value(self, stmt: A.Let, env: Env, top_level: bool):
+        if top_level and stmt.name in self.overrides:
+            self.used_overrides.add(stmt.name)
+            return evaluate(self.overrides[stmt.name], env, symbols=True)
+        return evaluate(stmt.value, env, symbols=True)
+
+    def _set(self, stmt: A.SetDefault, ctx: Context) -> dict:
+        op = lookup(stmt.kind)
+        if op is None or op.name in ("input", "concat", "add"):
+            raise ExpandError(f"unknown layer kind '{stmt.kind}'", stmt.span, did_you_mean(stmt.kind, LAYER_NAMES))
+        given = bind_layer_args(op, stmt.args, ctx.env, stmt.kind, positional_ok=False)
+        new = dict(ctx.defaults)
+        new[op.name] = {**ctx.defaults.get(op.name, {}), **{k: v for k, (v, _) in given.items()}}
+        return new
+
+    def _input(self, stmt: A.Input, env: Env, top_level: bool) -> int:
+        if not top_level or self.graph.nodes:
+            raise ExpandError("a spec has exactly one `input`, at the top level, before its first layer", stmt.span)
+        value = evaluate(stmt.value, env)
+        dims = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(dims, tuple) or not all(isinstance(d, int) and d > 0 for d in dims) or len(dims) > 4:
+            raise ExpandError("the input is a size such as 224x224x3 (HxWxC), 1000x12 (LxC), 16x112x112x3 (DxHxWxC) or 784", stmt.span)
+        _check_swapped(dims, stmt.span)
+        shape = dims if len(dims) == 1 else (dims[-1],) + dims[:-1]
+        self.builder.add(OPS["input"], {"shape": shape}, (), stmt.span, "input")
+        return 0
+
+    # ---- layer statements ---------------------------------------------------------------------
+    def _layer_stmt(self, stmt: A.LayerStmt, current: int, ctx: Context) -> int:
+        if not self.graph.nodes and not (len(stmt.chain) == 1 and isinstance(stmt.chain[0], A.Ref)):
+            raise ExpandError("the spec has no input yet", stmt.span, "start it with e.g. `input 224x224x3`")
+        count = 1 if stmt.repeat is None else stmt.repeat
+        if count > MAX_REPEAT:
+            raise LimitError(f"x{count:,} is more than the limit of {MAX_REPEAT:,} repetitions", stmt.span)
+        if count == 0:
+            raise ExpandError("x0 repeats nothing", stmt.span)
+        label = fill_label(stmt.label, ctx.env) if stmt.label else None
+        layers = [link for link in stmt.chain if not isinstance(link, A.Ref)]
+        if label is not None and (count > 1 or len(layers) > 1):
+            inner = ctx._replace(scope=self.builder.open_group(ctx.scope, label, stmt, "group", current))
+            for _ in range(count):
+                for link in stmt.chain:
+                    current = self._link(link, current, inner, None, stmt)
+            ctx.scope.names[label] = current
+        else:
+            for _ in range(count):
+                for link in stmt.chain:
+                    current = self._link(link, current, ctx, label, stmt)
+            if label is not None:
+                ctx.scope.names[label] = current
+        if stmt.assertion is not None:
+            self.graph.assertions.append(ShapeAssertion(current, stmt.assertion.dims, stmt.assertion.span))
+        return current
+
+    def _link(self, link, current: int, ctx: Context, label: str | None, stmt: A.LayerStmt) -> int:
+        if isinstance(link, A.Ref):
+            if link is not stmt.chain[0]:
+                raise ExpandError("a reference @name starts a line or a branch", link.span)
+            if label is not None and len(stmt.chain) == 1:
+                raise ExpandError("a label names layers; a reference alone creates none", stmt.label.span,
+                                  f"continue from @{link.name} and label the layers after it")
+            return resolve(link, ctx.scope, ctx.env)
+        if isinstance(link, A.Group):
+            if label is not None:
+                inner = self.builder.open_group(ctx.scope, label, link, "group", current)
+                return self._body(link.body, current, ctx._replace(scope=inner))
+            return self._body(link.body, current, ctx)
+        if isinstance(link, A.Merge):
+            outs = []
+            for branch in link.branches:
+                if isinstance(branch, A.LayerStmt):
+                    outs.append(self._layer_stmt(branch, current, ctx))
+                else:
+                    outs.append(self._body((branch,), current, ctx))
+            if len(outs) < 2:
+                raise ExpandError(f"{link.kind} needs at least two branches, one per line", link.span,
+                                  "a branch that passes its input through is written `identity`")
+            name = ctx.scope.prefix + label if label is not None else ctx.scope.merge_name(link.kind)
+            return self.builder.add(OPS[link.kind], {}, tuple(outs), link.span, name)
+        return self._call(link, current, ctx, label)
+
+    def _call(self, call: A.Call, current: int, ctx: Context, label: str | None) -> int:
+        if call.name in self.defs:
+            return self._block(self.defs[call.name], call, current, ctx, label)
+        op = lookup(call.name)
+        if op is None or op.name in ("input", "concat", "add"):
+            candidates = LAYER_NAMES + list(self.defs) + list(ALIASES)
+            hint = did_you_mean(call.name, candidates)
+            if op is not None:
+                hint = f"{call.name} merges branches: write `{call.name} {{ ... }}` with one branch per line"
+            raise ExpandError(f"unknown layer or block '{call.name}'", _name_span(call), hint)
+        given = bind_layer_args(op, call.args, ctx.env, call.name)
+        attrs = fill_defaults(op, given, ctx.defaults, call)
+        extras = []
+        if op.attaches:
+            if attrs.pop("bn"):
+                extras.append((OPS["bn"], fill_defaults(OPS["bn"], {}, ctx.defaults, call)))
+            act = attrs.pop("act")
+            if act != "none":
+                extras.append((OPS[act], fill_defaults(OPS[act], {}, ctx.defaults, call)))
+        scope = ctx.scope
+        if label is not None and extras:
+            scope = self.builder.open_group(scope, label, call, "group", current)
+            label = None
+        current = self.builder.add(op, attrs, (current,), call.span, scope.child_name(label))
+        for extra, extra_attrs in extras:
+            current = self.builder.add(extra, extra_attrs, (current,), call.span, scope.child_name(None))
+        return current
+
+    def _block(self, defn: A.Def, call: A.Call, current: int, ctx: Context, label: str | None) -> int:
+        if defn.name in self.call_stack:
+            chain = " -> ".join(self.call_stack[self.call_stack.index(defn.name):] + [defn.name])
+            raise ExpandError(f"block '{defn.name}' calls itself ({chain})", call.span, "blocks cannot be recursive; use repetition")
+        if len(self.call_stack) >= MAX_CALL_DEPTH:
+            raise LimitError(f"blocks call each other more than {MAX_CALL_DEPTH} deep", call.span)
+        values, shown = bind_block_args(defn, call, ctx.env, ctx.scope, self.globals)
+        inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
+        self.call_stack.append(defn.name)
+        try:
+            out = self._body(defn.body, current, Context(inner, self.globals.child(values), ctx.defaults))
+        finally:
+            self.call_stack.pop()
+        if label is not None:
+            ctx.scope.names[label] = out
+        return out
+
+
+def _truth(expr, env: Env) -> bool:
+    value = evaluate(expr, env)
+    if isinstance(value, bool) or isinstance(value, int):
+        return bool(value)
+    raise ExpandError("the condition of `if` must be yes/no or a number", expr.span)
+
+
+def _int(expr, env: Env) -> int:
+    value = evaluate(expr, env)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ExpandError("expected a whole number", expr.span)
+    return value
+
+
+def _count(expr, env: Env) -> int:
+    count = _int(expr, env)
+    if count < 0:
+        raise ExpandError(f"cannot repeat {count} times", expr.span)
+    if count > MAX_REPEAT:
+        raise LimitError(f"repeating {count:,} times is more than the limit of {MAX_REPEAT:,}", expr.span)
+    return count
+
+
+def _check_swapped(dims: tuple, span: Span) -> None:
+    """`3x224x224` where `224x224x3` was meant: channels written first."""
+    if len(dims) >= 3 and dims[0] in (1, 3, 4) and dims[-1] >= 8 and len(set(dims[1:])) == 1:
+        fixed = "x".join(map(str, dims[1:] + dims[:1]))
+        raise ExpandError(
+            f"the input {'x'.join(map(str, dims))} has {dims[-1]} channels and is {dims[0]} high: it looks swapped",
+            span,
+            f"archdsl writes inputs as the slides do, channels last (HxWxC): did you mean `input {fixed}`?",
+        )
+
+
+def _name_span(call: A.Call) -> Span:
+    """The span of the called name alone."""
+    s = call.span
+    return Span(s.source, s.line, s.column, s.line, s.column + len(call.name))
