@@ -1,51 +1,68 @@
-"""The analysis pipeline (shapes -> costs -> receptive fields) and its result, row by row.
+"""The analysis a report prints: the analysed graph's nodes as rows, at a batch size and dtype.
 
-Every figure archdsl prints is computed here or in the passes it runs; reports only format.
-Figures are for the whole batch except parameters.
+No arithmetic of its own: every figure is a node's (figures.py, counted by the passes), scaled by
+the batch where the registry says so, and summed for totals and collapsed blocks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .errors import UsageError, Warning_
+from . import passes
+from .errors import UsageError
+from .figures import DTYPE_BYTES, FIGURES, TOTALS, combine, scaled
 from .ir import Graph
 from .ops import OPS
-from .passes.costs import node_costs
-from .passes.receptive_field import receptive_fields, rf_sizes, rf_strides
-from .passes.shapes import infer_shapes
+from .passes.receptive_field import rf_sizes, rf_strides
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+__all__ = ["Analysis", "DTYPE_BYTES", "Row", "analyze", "collapse"]
 
 
 @dataclass(frozen=True)
 class Row:
+    """One layer, or one collapsed block. Every figure of the registry is an attribute
+    (`row.params`, `row.macs`) and a key of `row.figures`."""
+
     name: str
     op: str
     description: str  # `conv 64 3x3 /2 pad=1`, or the block call for a collapsed group
     line: int
     output_shape: tuple  # PyTorch order without the batch
-    params: int
-    trainable_params: int
-    macs: int
-    flops: int
-    other_ops: int
-    activations: int
     receptive_field: tuple | None  # (sizes, strides) as plain numbers
+    figures: dict = field(default_factory=dict)
     inplace: bool = False
     layers: int = 1  # how many layers the row stands for (more than one when collapsed)
+
+    def __getattr__(self, key: str):
+        try:
+            return self.__dict__["figures"][key]
+        except KeyError:
+            raise AttributeError(key) from None
 
 
 @dataclass(frozen=True)
 class Analysis:
-    network: str
+    graph: Graph  # analysed
     batch: int
     dtype: str
-    input_shape: tuple
     rows: tuple[Row, ...]  # the input first
     totals: dict
-    outputs: tuple[tuple[str, tuple], ...]
-    warnings: tuple[Warning_, ...] = field(default=())
     depth: int | None = None
+
+    @property
+    def network(self) -> str:
+        return self.graph.name
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.graph.nodes[0].shape
+
+    @property
+    def outputs(self) -> tuple[tuple[str, tuple], ...]:
+        return tuple((self.graph.nodes[o].name, self.graph.nodes[o].shape) for o in self.graph.outputs)
+
+    @property
+    def warnings(self) -> tuple:
+        return tuple(self.graph.warnings)
 
     @property
     def layers(self) -> tuple[Row, ...]:
@@ -53,54 +70,41 @@ class Analysis:
 
 
 def analyze(graph: Graph, batch: int = 1, dtype: str = "float32") -> Analysis:
+    """The rows and totals of `graph` (analysed here if it is not yet) for a batch and dtype."""
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, not {batch}")
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPE_BYTES))
-    shapes, resolved, warnings = infer_shapes(graph)
-    costs = node_costs(graph, shapes, resolved)
-    fields = receptive_fields(graph, shapes, resolved)
+    passes.run(graph)
     rows = []
-    for node, shape, r, cost, rf in zip(graph.nodes, shapes, resolved, costs, fields):
+    sums = {f.name: 0 for f in FIGURES}
+    for node in graph.nodes:
+        figures = scaled(node.figures, batch)
+        for name, value in figures.items():
+            sums[name] += value
+        rf = node.rf
         rows.append(Row(
             name=node.name,
             op=node.op,
-            description=OPS[node.op].describe(r) if node.op != "input" else "input",
+            description=OPS[node.op].describe(node.resolved) if node.op != "input" else "input",
             line=node.span.line,
-            output_shape=shape,
-            params=cost.params,
-            trainable_params=cost.trainable_params,
-            macs=cost.macs * batch,
-            flops=2 * cost.macs * batch,  # FlopCounterMode: two per multiply-add
-            other_ops=cost.other_ops * batch,
-            activations=cost.activations * batch,
+            output_shape=node.shape,
             receptive_field=None if rf is None else (tuple(rf_sizes(rf)), tuple(rf_strides(rf))),
-            inplace=cost.inplace,
+            figures=figures,
+            inplace=node.inplace,
         ))
-    size = DTYPE_BYTES[dtype]
-    params = sum(r.params for r in rows)
-    activations = sum(r.activations for r in rows)
-    totals = {
-        "params": params,
-        "trainable_params": sum(r.trainable_params for r in rows),
-        "frozen_params": sum(r.params - r.trainable_params for r in rows),
-        "macs": sum(r.macs for r in rows),
-        "flops": sum(r.flops for r in rows),
-        "other_ops": sum(r.other_ops for r in rows),
-        "activations": activations,
-        "activation_bytes": activations * size,
-        "param_bytes": params * size,
-        "layers": len(rows) - 1,
-    }
-    outputs = tuple((graph.nodes[o].name, shapes[o]) for o in graph.outputs)
-    return Analysis(graph.name, batch, dtype, shapes[0], tuple(rows), totals, outputs, tuple(warnings))
+    result = Analysis(graph, batch, dtype, tuple(rows), sums)
+    for total in TOTALS:
+        sums[total.name] = total.value(sums, result)
+    return result
 
 
-def collapse(analysis: Analysis, graph: Graph, depth: int) -> Analysis:
-    """Rows below `depth` name components fold into their group's row (summed figures; the
-    shape and receptive field of the group's last layer). Totals are unchanged."""
+def collapse(analysis: Analysis, graph: Graph | None = None, depth: int = 1) -> Analysis:
+    """Rows below `depth` name components fold into their group's row (figures combined as the
+    registry says; the shape and receptive field of the group's last layer). Totals unchanged."""
     if depth < 1:
         raise UsageError(f"--depth must be at least 1, not {depth}")
+    graph = analysis.graph
     merged: dict[str, Row] = {}
     members: dict[str, list[str]] = {}
     order: list[str] = []
@@ -121,18 +125,8 @@ def collapse(analysis: Analysis, graph: Graph, depth: int) -> Analysis:
                                       inplace=False)
             continue
         prev = merged[key]
-        merged[key] = replace(
-            prev,
-            output_shape=row.output_shape,
-            receptive_field=row.receptive_field,
-            params=prev.params + row.params,
-            trainable_params=prev.trainable_params + row.trainable_params,
-            macs=prev.macs + row.macs,
-            flops=prev.flops + row.flops,
-            other_ops=prev.other_ops + row.other_ops,
-            activations=prev.activations + row.activations,
-            layers=prev.layers + row.layers,
-        )
+        merged[key] = replace(prev, output_shape=row.output_shape, receptive_field=row.receptive_field,
+                              figures=combine(prev.figures, row.figures), layers=prev.layers + row.layers)
     for key, descriptions in members.items():
         if not graph.groups[key].label:  # a group that is not a block call: say what it holds
             text = " -> ".join(descriptions) if len(descriptions) <= 3 else f"{len(descriptions)} layers"

@@ -6,7 +6,7 @@ import sys
 import click
 
 from . import __version__
-from .analysis import DTYPE_BYTES
+from .figures import DTYPE_BYTES
 from .errors import ArchError, UsageError
 
 
@@ -87,7 +87,7 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
         fmt = dot.output_format(output)
         net = load(spec, set=_parse_sets(sets))
         result = net.analyze()
-        diagram = dot.build(net.graph, result, depth=depth, stats=stats, rankdir=rankdir)
+        diagram = dot.build(result, depth=depth, stats=stats, rankdir=rankdir)
         for warning in result.warnings:
             click.echo(warning.format(), err=True)
         dot.write(diagram, output)
@@ -129,7 +129,7 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
             backend.load_weights(module, weights)
         notes = []
         if check:
-            calls = backend.check(module, net.graph, device=device)
+            calls = backend.check(module, net.analysed(), device=device)
             notes.append(f"check: a forward and a backward pass on {device}: {calls} layer outputs have the analysis' shapes")
         module.eval()
         if optimize:
@@ -140,10 +140,8 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
             click.echo(note)
         if output is not None:
             if output.endswith(".py"):
-                from .backends.pysource import emit_source
-
                 with open(output, "w", encoding="utf-8") as f:
-                    f.write(emit_source(net.graph, source=spec))
+                    f.write(net.source(spec))
             else:
                 backend.export_program(module, analysis.input_shape, output, device=device)
             click.echo(f"wrote {output}")

@@ -3,12 +3,20 @@
 A node's `name` is its module path (`layer1.0.conv1`): the analysis row name and, in a built
 module, the `state_dict` prefix. Parameter-free layers may share a name when they are the same
 module applied twice (ResNet's `relu`).
+
+The expander fills the first fields of each node; the analysis passes (passes/__init__.py) fill
+the rest, as torch.fx keeps pass results in `node.meta`. Reports and backends read an analysed
+graph and never run a pass themselves.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .errors import Span
+
+
+class GraphInvariantError(Exception):
+    """A pass broke an invariant of the IR: a bug in archdsl, not in the spec."""
 
 
 @dataclass(slots=True)
@@ -20,6 +28,12 @@ class Node:
     inputs: tuple[int, ...]
     span: Span
     frozen: bool = False
+    # ---- filled by the passes
+    shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
+    resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)
+    inplace: bool = False  # overwrites its first input (passes/inplace.py)
+    rf: object = None  # receptive field (passes/receptive_field.py)
+    figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +54,36 @@ class ShapeAssertion:
 
 
 @dataclass(slots=True)
+class Hierarchy:
+    """The block structure: which group holds each node and each group ("" is the network)."""
+
+    node_parent: list[str]  # by node id
+    group_parent: dict[str, str]
+    members: dict[str, list[int]]  # every node id in a group's subtree, in order ("" included)
+
+    def ancestors(self, path: str):
+        """The groups above `path`, innermost first, ending with ""."""
+        while path:
+            path = self.group_parent[path]
+            yield path
+
+
+@dataclass(slots=True)
 class Graph:
     name: str
     nodes: list[Node] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
     groups: dict[str, GroupInfo] = field(default_factory=dict)
     assertions: list[ShapeAssertion] = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # filled by the passes
+    passes_run: list[str] = field(default_factory=list)
+    _hierarchy: Hierarchy | None = None
+
+    @property
+    def analysed(self) -> bool:
+        from .passes import PASS_NAMES
+
+        return self.passes_run == list(PASS_NAMES)
 
     def consumers(self) -> list[list[int]]:
         readers: list[list[int]] = [[] for _ in self.nodes]
@@ -54,11 +92,57 @@ class Graph:
                 readers[i].append(node.id)
         return readers
 
+    def hierarchy(self) -> Hierarchy:
+        """Built once: a node or group belongs to the longest group path that prefixes its name."""
+        if self._hierarchy is None:
+            def parent(path: str) -> str:
+                while "." in path:
+                    path = path.rsplit(".", 1)[0]
+                    if path in self.groups:
+                        return path
+                return ""
+
+            group_parent = {path: parent(path) for path in self.groups}
+            node_parent = [parent(node.name) for node in self.nodes]
+            members: dict[str, list[int]] = {"": [], **{path: [] for path in self.groups}}
+            for node in self.nodes:
+                path = node_parent[node.id]
+                members[path].append(node.id)
+                while path:
+                    path = group_parent[path]
+                    members[path].append(node.id)
+            self._hierarchy = Hierarchy(node_parent, group_parent, members)
+        return self._hierarchy
+
     def lint(self) -> None:
-        """Invariants every pass may rely on; tests run it after expansion."""
-        assert self.nodes and self.nodes[0].op == "input", "node 0 is the input"
+        """Invariants every pass may rely on; tests run it after every pass. Raises
+        GraphInvariantError."""
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise GraphInvariantError(f"{self.name}: {message}")
+
+        need(bool(self.nodes) and self.nodes[0].op == "input", "node 0 is the input")
         for index, node in enumerate(self.nodes):
-            assert node.id == index, f"node {node.name} has id {node.id} at {index}"
-            assert all(0 <= i < index for i in node.inputs), f"node {node.name} reads a later node"
-            assert node.name, "every node has a name"
-        assert self.outputs and all(0 <= o < len(self.nodes) for o in self.outputs)
+            need(node.id == index, f"node {node.name} has id {node.id} at {index}")
+            need(all(0 <= i < index for i in node.inputs), f"node {node.name} reads a later node")
+            need(bool(node.name), "every node has a name")
+        need(bool(self.outputs) and all(0 <= o < len(self.nodes) for o in self.outputs), "the outputs are nodes")
+        done = set(self.passes_run)
+        from .figures import FIGURES
+        from .ops import OPS
+
+        for node in self.nodes:
+            op = OPS.get(node.op)
+            need(op is not None, f"{node.name}: unknown op {node.op}")
+            need(op.min_inputs <= len(node.inputs) <= op.max_inputs, f"{node.name}: {len(node.inputs)} inputs")
+            if "shapes" in done:
+                need(isinstance(node.shape, tuple) and all(isinstance(v, int) and v > 0 for v in node.shape),
+                     f"{node.name}: shape {node.shape}")
+                need(isinstance(node.resolved, dict), f"{node.name}: no resolved attributes")
+            if "inplace" in done:
+                need(not node.inplace or op.inplace, f"{node.name}: {node.op} cannot run in place")
+            if "figures" in done:
+                need(set(node.figures) == {f.name for f in FIGURES}, f"{node.name}: figures {sorted(node.figures)}")
+                need(all(isinstance(v, int) and v >= 0 for v in node.figures.values()), f"{node.name}: figures {node.figures}")
+            if "receptive_field" in done:
+                need((node.rf is None) == (len(self.nodes[0].shape) == 1), f"{node.name}: receptive field {node.rf}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from . import ast as A
+from . import passes
 from .analysis import Analysis, analyze, collapse
 from .errors import ArchError, UsageError
 from .ir import Graph
@@ -12,7 +13,10 @@ from .passes.expand import expand
 
 
 class Network:
-    """A parsed and expanded spec. `Network.analyze()` is what `archdsl analyze` prints."""
+    """A parsed and expanded spec. `Network.analyze()` is what `archdsl analyze` prints.
+
+    The passes run once, on the first call that needs them; every analysis, build, source file
+    and diagram of the network reads that one analysed graph."""
 
     def __init__(self, graph: Graph, path: str):
         self.graph = graph
@@ -22,8 +26,12 @@ class Network:
     def name(self) -> str:
         return self.graph.name
 
+    def analysed(self) -> Graph:
+        """The graph, annotated by every pass (passes/__init__.py)."""
+        return passes.run(self.graph)
+
     def analyze(self, batch: int = 1, dtype: str = "float32", depth: int | None = None) -> Analysis:
-        result = analyze(self.graph, batch=batch, dtype=dtype)
+        result = analyze(self.analysed(), batch=batch, dtype=dtype)
         return result if depth is None else collapse(result, self.graph, depth)
 
     def _repr_svg_(self) -> str | None:
@@ -32,7 +40,7 @@ class Network:
         from .backends import dot
 
         try:
-            return dot.svg(self.graph, analyze(self.graph))
+            return dot.svg(self.analyze())
         except ArchError:
             return None
 
@@ -44,8 +52,13 @@ class Network:
         """
         from .backends.torch import build
 
-        params = analyze(self.graph).totals["params"]
-        return build(self.graph, params, device=device, dtype=dtype, memory_format=memory_format)
+        return build(self.analysed(), device=device, dtype=dtype, memory_format=memory_format)
+
+    def source(self, path: str | None = None) -> str:
+        """Standalone PyTorch source of the network (`archdsl build -o model.py`)."""
+        from .backends.pysource import emit_source
+
+        return emit_source(self.analysed(), source=path)
 
 
 def load(spec: str | os.PathLike, set: dict | None = None) -> Network:

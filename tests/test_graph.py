@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import archdsl
-from archdsl.analysis import analyze, collapse
+from archdsl.analysis import collapse
 from archdsl.backends import dot as backend
 from archdsl.cli import main
 from archdsl.report.table import human, shape_text
@@ -74,7 +74,7 @@ def parse_svg(text: str) -> dict:
 
 def diagram(spec=SPEC, **options):
     net = archdsl.load(spec)
-    return net, backend.build(net.graph, analyze(net.graph), **options)
+    return net, backend.build(net.analyze(), **options)
 
 
 def svg_of(spec=SPEC, **options) -> dict:
@@ -88,7 +88,7 @@ def svg_of(spec=SPEC, **options) -> dict:
 @needs_dot
 def test_nodes_edges_and_labels():
     net = archdsl.load(SPEC)
-    a = analyze(net.graph)
+    a = net.analyze()
     svg = svg_of()
     assert len(svg["nodes"]) == len(net.graph.nodes)  # one node per layer, shared names kept apart
     assert "block.relu" in svg["nodes"] and "block.relu#2" in svg["nodes"]
@@ -140,7 +140,7 @@ def test_colours_by_op_family_and_stable():
 @needs_dot
 def test_depth_collapses_blocks_with_summed_figures():
     net = archdsl.load(SPEC)
-    a = analyze(net.graph)
+    a = net.analyze()
     folded = {r.name: r for r in collapse(a, net.graph, 1).rows}
     svg = svg_of(depth=1, stats=True)
     assert set(svg["nodes"]) == {"input", "stem", "mix", "block", "pool", "fc"}
@@ -257,8 +257,8 @@ def test_analyze_does_not_import_graphviz(tmp_path):
 @pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.arch")))
 def test_every_spec_renders(spec):
     net = archdsl.load(SPECS / spec)
-    a = analyze(net.graph)
-    svg = parse_svg(backend.svg(net.graph, a))
+    a = net.analyze()
+    svg = parse_svg(backend.svg(a))
     assert len(svg["nodes"]) == len(net.graph.nodes)
     assert len(svg["edges"]) == len({(i, n.id) for n in net.graph.nodes for i in n.inputs})
     out = net.graph.nodes[net.graph.outputs[0]].name
@@ -270,15 +270,15 @@ def test_every_spec_renders(spec):
 @needs_dot
 def test_resnet152_stays_usable():
     net = archdsl.load(SPECS / "resnet152.arch")
-    a = analyze(net.graph)
+    a = net.analyze()
     start = time.perf_counter()
-    full = backend.render_bytes(backend.build(net.graph, a), "svg")
+    full = backend.render_bytes(backend.build(a), "svg")
     elapsed = time.perf_counter() - start
     assert elapsed < 10, f"ResNet-152 took {elapsed:.1f} s"
     assert len(parse_svg(full.decode())["nodes"]) == len(net.graph.nodes)
-    small = parse_svg(backend.svg(net.graph, a, depth=1))
+    small = parse_svg(backend.svg(a, depth=1))
     assert len(small["nodes"]) == 12  # input, the stem, four stages, pool, flatten, fc
-    root = ET.fromstring(backend.svg(net.graph, a, depth=1))
+    root = ET.fromstring(backend.svg(a, depth=1))
     width, height = (float(root.get(k).removesuffix("pt")) for k in ("width", "height"))
     assert width < 800 and height < 800  # points: fits on a screen
 

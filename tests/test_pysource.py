@@ -105,7 +105,7 @@ def check_layers_and_state(built, emitted):
 
 
 def check_same(net, tmp_path, name, forward=True, batch=2):
-    source = emit_source(net.graph)
+    source = emit_source(net.analysed())
     compile(source, f"{name}.py", "exec")
     module = load_emitted(source, tmp_path, name)
     cls = top_class(module, net.graph)
@@ -160,7 +160,7 @@ def test_every_layer(tmp_path):
 
 
 def test_resnet50_shares_classes_and_compiles():
-    source = emit_source(archdsl.load(SPECS / "resnet50.arch").graph)
+    source = emit_source(archdsl.load(SPECS / "resnet50.arch").analysed())
     compile(source, "resnet50.py", "exec")
     classes = re.findall(r"^class (\w+)\(nn\.Module\):", source, re.M)
     # 16 bottlenecks, 4 stages, 4 downsamples: layerN.1 ... layerN.k share one class per stage
@@ -172,7 +172,7 @@ def test_resnet50_shares_classes_and_compiles():
 
 
 def test_resnet18_reads_like_torchvision():
-    source = emit_source(archdsl.load(SPECS / "resnet18.arch").graph)
+    source = emit_source(archdsl.load(SPECS / "resnet18.arch").analysed())
     assert "        out = out.add_(x)  # 56x56x64\n" in source  # in place, as torchvision's `out += identity`
     assert "        x = self.layer1(x)  # 56x56x64\n" in source
     assert "self.relu = nn.ReLU(inplace=True)" in source

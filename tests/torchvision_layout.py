@@ -3,13 +3,12 @@ own module definitions (nn.Conv2d registers weight then bias; BatchNorm adds its
 statistics and num_batches_tracked). Used to check spec names against torchvision's keys."""
 from __future__ import annotations
 
-from archdsl.passes.shapes import infer_shapes
 
 
 def expected_state_dict(net) -> list[tuple[str, tuple]]:
-    _, resolved, _ = infer_shapes(net.graph)
     out, seen = [], set()
-    for node, r in zip(net.graph.nodes, resolved):
+    for node in net.analysed().nodes:
+        r = node.resolved
         if node.name in seen:
             continue
         seen.add(node.name)

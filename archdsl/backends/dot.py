@@ -14,7 +14,6 @@ import zlib
 
 from ..analysis import Analysis, collapse
 from ..errors import ArchError
-from ..ir import Graph
 from ..ops import OPS
 from ..report.table import human, shape_text
 
@@ -66,19 +65,21 @@ def _family(op: str) -> str:
 class _Item:
     """One drawn node: a layer, or a block collapsed into one node."""
 
-    __slots__ = ("ident", "path", "row", "op", "collapsed", "description")
+    __slots__ = ("ident", "path", "row", "op", "collapsed", "description", "brief")
 
-    def __init__(self, ident: str, path: str, row, op: str, collapsed: bool):
+    def __init__(self, ident: str, path: str, row, op: str, collapsed: bool, brief: str):
         self.ident, self.path, self.row, self.op, self.collapsed = ident, path, row, op, collapsed
         self.description = row.description
+        self.brief = brief  # the description without options that do not change what it computes
 
 
-def build(graph: Graph, analysis: Analysis, *, depth: int | None = None, stats: bool = False,
-          rankdir: str = "TB"):
-    """The diagram of `graph` as a `graphviz.Digraph`. `analysis` is `analyze(graph)` (one row per
-    node, not collapsed); `depth` collapses blocks below that depth into one node each."""
+def build(analysis: Analysis, *, depth: int | None = None, stats: bool = False, rankdir: str = "TB"):
+    """The diagram of the analysed network as a `graphviz.Digraph`. `analysis` is the full
+    analysis (one row per node, not collapsed); `depth` collapses blocks below that depth into
+    one node each."""
     import graphviz
 
+    graph = analysis.graph
     if len(analysis.rows) != len(graph.nodes) or analysis.depth is not None:
         raise ValueError("build() takes the full analysis of the graph (one row per node), not a collapsed one")
     if rankdir not in ("TB", "LR"):
@@ -107,10 +108,12 @@ def build(graph: Graph, analysis: Analysis, *, depth: int | None = None, stats: 
         if key is not None and key in folded:
             item = by_key.get(key)
             if item is None:
-                item = by_key[key] = _Item(fresh(key), key, folded[key], graph.groups[key].kind, True)
+                item = by_key[key] = _Item(fresh(key), key, folded[key], graph.groups[key].kind, True,
+                                           folded[key].description)
                 items.append(item)
         else:
-            item = _Item(fresh(node.name), node.name, row, node.op, False)
+            brief = OPS[node.op].describe(node.resolved, brief=True) if node.op != "input" else "input"
+            item = _Item(fresh(node.name), node.name, row, node.op, False, brief)
             items.append(item)
         item_of.append(item)
 
@@ -124,7 +127,7 @@ def build(graph: Graph, analysis: Analysis, *, depth: int | None = None, stats: 
                 parts_below.setdefault(parent, []).append(r.description)
         for key, descriptions in parts_below.items():
             if len(descriptions) <= 3:
-                by_key[key].description = " -> ".join(descriptions)
+                by_key[key].description = by_key[key].brief = " -> ".join(descriptions)
 
     edges: list[tuple[_Item, _Item]] = []
     seen_edges: set[tuple[str, str]] = set()
@@ -140,20 +143,20 @@ def build(graph: Graph, analysis: Analysis, *, depth: int | None = None, stats: 
 
     # --- clusters: the groups above each drawn node -------------------------------------------
     tree: dict[str | None, list] = {None: []}  # cluster path (None: top level) -> items and sub-clusters
+    hierarchy = graph.hierarchy()
 
-    def parent_cluster(path: str) -> str | None:
-        parts = path.split(".")
-        for k in range(len(parts) - 1, 0, -1):
-            prefix = ".".join(parts[:k])
-            if prefix in graph.groups:
-                if prefix not in tree:
-                    tree[prefix] = []
-                    tree[parent_cluster(prefix)].append(prefix)
-                return prefix
-        return None
+    def parent_cluster(path: str, is_group: bool) -> str | None:
+        parent = hierarchy.group_parent[path] if is_group else hierarchy.node_parent[graph_ids[path]]
+        if not parent:
+            return None
+        if parent not in tree:
+            tree[parent] = []
+            tree[parent_cluster(parent, True)].append(parent)
+        return parent
 
+    graph_ids = {node.name: node.id for node in graph.nodes}
     for item in items:
-        tree[parent_cluster(item.path)].append(item)
+        tree[parent_cluster(item.path, item.collapsed)].append(item)
 
     cluster_rows = {}
     if stats:
@@ -229,7 +232,7 @@ def _node(container, item: _Item, cluster: str | None, stats: bool) -> None:
     small = f"<font point-size=\"9\" color=\"#444444\">{shape}</font>"
     extra = f"<br/><font point-size=\"8\" color=\"#555555\">{_esc(_figures(row))}</font>" if stats and _figures(row) else ""
     tooltip = f"{item.path}: {row.description} -> {shape_text(row.output_shape)}"
-    desc = _key_attributes(item.description)
+    desc = item.brief
     lines = [f"<b>{_esc(rel)}</b>"]
     if desc and desc != rel:
         lines[0] += f"  {_esc(desc)}"
@@ -248,15 +251,6 @@ def _node(container, item: _Item, cluster: str | None, stats: bool) -> None:
         attrs.update(shape="ellipse", style="filled", margin="0.03,0.01")
     container.node(item.ident, label="<" + "<br/>".join(lines) + extra + ">", **attrs,
                    **{"class": "block" if item.collapsed else family})
-
-
-QUIET_OPTIONS = ("bias=", "eps=", "momentum=", "affine=", "inplace=")
-
-
-def _key_attributes(description: str) -> str:
-    """The description without options that do not change what the layer computes at a glance
-    (`conv 64 3x3 pad=1 bias=no` -> `conv 64 3x3 pad=1`); the tooltip keeps the whole one."""
-    return " ".join(w for w in description.split(" ") if not w.startswith(QUIET_OPTIONS))
 
 
 def _figures(row) -> str:
@@ -330,5 +324,5 @@ def write(diagram, path: str) -> None:
         raise GraphError(f"cannot write {path}: {err.strerror}") from None
 
 
-def svg(graph: Graph, analysis: Analysis, **options) -> str:
-    return render_bytes(build(graph, analysis, **options), "svg").decode("utf-8")
+def svg(analysis: Analysis, **options) -> str:
+    return render_bytes(build(analysis, **options), "svg").decode("utf-8")

@@ -13,25 +13,26 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass, field
+from math import prod
 
 from ..ir import Graph
-from ..passes.costs import in_place
-from ..passes.shapes import infer_shapes, slide_order
+from ..ops import OPS
+from ..ops.base import slide_order
+from ..ops.lowering import ALWAYS, Lowering
 
-MERGES = ("concat", "add")
+# classes of backends/layers.py that ops lower to: the file copies them, so no block class may take their names
+PROJECT_LAYERS = {op.lowering.layer for op in OPS.values()
+                  if op.lowering and op.lowering.layer and not op.lowering.layer.startswith("nn.")}
 _RESERVED = {"self", "torch", "nn", "getattr", "super"}
 
 
-def _helper_source(cls) -> str:
+def _helper_source(name: str) -> str:
+    """The source of a class of backends/layers.py, copied into the file (it imports torch)."""
     import inspect
 
-    return inspect.getsource(cls)
+    from . import layers
 
-
-def _helpers():
-    from .layers import Crop, Maxout
-
-    return {"maxout": ("Maxout", _helper_source(Maxout)), "crop": ("Crop", _helper_source(Crop))}
+    return inspect.getsource(getattr(layers, name))
 
 
 # --------------------------------------------------------------------------- layer constructors
@@ -45,97 +46,29 @@ def _lit(value) -> str:
     return repr(value)
 
 
-def _call(name: str, positional=(), keywords=()) -> str:
-    parts = [_lit(v) for v in positional]
-    parts += [f"{k}={_lit(v)}" for k, v, default in keywords if not _same(v, default)]
-    return f"{name}({', '.join(parts)})"
-
-
 def _same(value, default) -> bool:
-    if default is _ALWAYS:
+    """Whether PyTorch's default gives the same layer (3 and (3, 3) do; True and 1 do not)."""
+    if default is ALWAYS:
         return False
     if isinstance(value, tuple) and not isinstance(default, tuple):
         return all(v == default for v in value) and type(value[0]) is type(default)
     return value == default and type(value) is type(default)
 
 
-_ALWAYS = object()
-
-
-def layer_source(op: str, r: dict, inplace: bool) -> str:
-    """The constructor call of one layer, equivalent to `backends.torch.make_layer(op, r, inplace)`."""
-    dims = r.get("dims")
-    if op == "conv":
-        return _call(f"nn.Conv{dims}d", (r["in_channels"], r["out_channels"]), (
-            ("kernel_size", r["kernel_size"], _ALWAYS), ("stride", r["stride"], 1), ("padding", r["padding"], 0),
-            ("dilation", r["dilation"], 1), ("groups", r["groups"], 1), ("bias", r["bias"], True)))
-    if op == "convT":
-        return _call(f"nn.ConvTranspose{dims}d", (r["in_channels"], r["out_channels"]), (
-            ("kernel_size", r["kernel_size"], _ALWAYS), ("stride", r["stride"], 1), ("padding", r["padding"], 0),
-            ("output_padding", r["output_padding"], 0), ("groups", r["groups"], 1), ("bias", r["bias"], True),
-            ("dilation", r["dilation"], 1)))
-    if op == "maxpool":
-        return _call(f"nn.MaxPool{dims}d", (r["kernel_size"],), (
-            ("stride", r["stride"], _ALWAYS), ("padding", r["padding"], 0), ("dilation", r["dilation"], 1),
-            ("ceil_mode", r["ceil_mode"], False)))
-    if op == "avgpool":
-        return _call(f"nn.AvgPool{dims}d", (r["kernel_size"],), (
-            ("stride", r["stride"], _ALWAYS), ("padding", r["padding"], 0), ("ceil_mode", r["ceil_mode"], False),
-            ("count_include_pad", r["count_include_pad"], True)))
-    if op in ("adaptiveavgpool", "gap"):
-        return _call(f"nn.AdaptiveAvgPool{dims}d", (r["output_size"],))
-    if op in ("adaptivemaxpool", "gmp"):
-        return _call(f"nn.AdaptiveMaxPool{dims}d", (r["output_size"],))
-    if op == "fc":
-        return _call("nn.Linear", (r["in_features"], r["out_features"]), (("bias", r["bias"], True),))
-    if op == "flatten":
-        return "nn.Flatten()"
-    if op == "bn":
-        return _call(f"nn.BatchNorm{dims}d", (r["num_features"],), (
-            ("eps", r["eps"], 1e-5), ("momentum", r["momentum"], 0.1), ("affine", r["affine"], True)))
-    if op == "layernorm":
-        shape = tuple(r["normalized_shape"])
-        return f"nn.LayerNorm({shape!r}" + "".join(
-            f", {k}={_lit(v)}" for k, v, d in (("eps", r["eps"], 1e-5), ("elementwise_affine", r["affine"], True))
-            if not _same(v, d)) + ")"
-    if op == "groupnorm":
-        return _call("nn.GroupNorm", (r["num_groups"], r["num_channels"]), (
-            ("eps", r["eps"], 1e-5), ("affine", r["affine"], True)))
-    if op == "lrn":
-        return _call("nn.LocalResponseNorm", (r["size"],), (
-            ("alpha", r["alpha"], _ALWAYS), ("beta", r["beta"], _ALWAYS), ("k", r["k"], _ALWAYS)))
-    simple = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "silu": "nn.SiLU"}
-    if op in simple:
-        return f"{simple[op]}(inplace=True)" if inplace else f"{simple[op]}()"
-    if op == "leakyrelu":
-        return f"nn.LeakyReLU({_lit(r['slope'])}" + (", inplace=True)" if inplace else ")")
-    if op == "elu":
-        return f"nn.ELU({_lit(r['alpha'])}" + (", inplace=True)" if inplace else ")")
-    plain = {"sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "gelu": "nn.GELU()", "identity": "nn.Identity()",
-             "softmax": "nn.Softmax(dim=1)"}
-    if op in plain:
-        return plain[op]
-    if op == "prelu":
-        return _call("nn.PReLU", (), (("num_parameters", r["num_parameters"], 1),))
-    if op == "maxout":
-        return f"Maxout({_lit(r['pieces'])})"
-    if op == "dropout":
-        return f"nn.Dropout(p={_lit(r['p'])})"
-    if op == "upsample":
-        scale = tuple(float(f) for f in r["scale_factor"]) if r["scale_factor"] else None
-        keys = []
-        if r["size"] is not None:
-            keys.append(f"size={_lit(tuple(r['size']))}")
-        if scale is not None:
-            keys.append(f"scale_factor={_lit(scale)}")
-        if r["mode"] != "nearest":
-            keys.append(f"mode={r['mode']!r}")
-        if r["align_corners"] is not None:
-            keys.append(f"align_corners={r['align_corners']!r}")
-        return f"nn.Upsample({', '.join(keys)})"
-    if op == "crop":
-        return f"Crop({tuple(r['offset'])!r}, {tuple(r['size'])!r})"
-    raise AssertionError(f"no source for {op}")  # pragma: no cover
+def layer_source(lowering: Lowering, resolved: dict, inplace: bool) -> str:
+    """The constructor call of one layer: the op's lowering, printed as `backends.torch.make_layer`
+    instantiates it. Positional arguments first, keywords only where they differ from PyTorch's
+    defaults."""
+    parts = []
+    for param, value in lowering.arguments(resolved):
+        text = repr(value) if param.form == "tuple" else _lit(value)
+        if param.positional:
+            parts.append(text)
+        elif not _same(value, param.default):
+            parts.append(f"{param.name}={text}")
+    if lowering.inplace and inplace:
+        parts.append("inplace=True")
+    return f"{lowering.layer_name(resolved)}({', '.join(parts)})"
 
 
 # --------------------------------------------------------------------------- scopes
@@ -174,43 +107,31 @@ def _camel(name: str) -> str:
     return text if text[0].isalpha() else "Net" + text
 
 
-def _parent(path: str, scopes: dict) -> str:
-    while "." in path:
-        path = path.rsplit(".", 1)[0]
-        if path in scopes:
-            return path
-    return ""
+def _is_merge(node) -> bool:
+    return OPS[node.op].lowering.call != "module"
 
 
 def _build_scopes(graph: Graph) -> tuple[dict, dict]:
+    """One _Scope per group of the IR's hierarchy, with its children in registration order."""
+    tree = graph.hierarchy()
     scopes = {"": _Scope("", graph.name, "network")}
     for path, info in graph.groups.items():
         scopes[path] = _Scope(path, info.label, info.kind)
-    for node in graph.nodes[1:]:  # a dotted prefix the spec made a scope without a GroupInfo
-        parts = node.name.split(".")
-        for i in range(1, len(parts)):
-            scopes.setdefault(".".join(parts[:i]), _Scope(".".join(parts[:i])))
-    owner = {}  # node id -> the scope it belongs to directly
-    for node in graph.nodes[1:]:
-        owner[node.id] = _parent(node.name, scopes) if "." in node.name else ""
-        path = owner[node.id]
-        while True:
-            scopes[path].nodes.append(node.id)
-            if not path:
-                break
-            path = _parent(path, scopes)
+    for path, scope in scopes.items():
+        scope.nodes = [i for i in tree.members[path] if i != 0]
+    owner = {node.id: tree.node_parent[node.id] for node in graph.nodes[1:]}  # the scope a node belongs to directly
     # children in registration order: the first node that installs a module under each child
     first: dict[str, dict] = {p: {} for p in scopes}
     for node in graph.nodes[1:]:
-        key = ("leaf", node.name) if node.op not in MERGES else None
-        path, child = owner[node.id], key
+        merge = _is_merge(node)
+        path, child = owner[node.id], None if merge else ("leaf", node.name)
         while True:
-            order = (node.op in MERGES, node.id)
+            order = (merge, node.id)
             if child is not None and (child not in first[path] or order < first[path][child]):
                 first[path][child] = order
             if not path:
                 break
-            child, path = ("scope", path), _parent(path, scopes)
+            child, path = ("scope", path), tree.group_parent[path]
     for path, scope in scopes.items():
         scope.children = sorted(first[path], key=lambda c: first[path][c])
     return scopes, owner
@@ -244,19 +165,20 @@ def _convexity(graph: Graph, scopes: dict) -> None:
 class _Emitter:
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.shapes, self.resolved, _ = infer_shapes(graph)
-        self.inplace = in_place(graph)
+        if not graph.analysed:
+            raise ValueError("emit_source() takes an analysed graph (Network.analysed())")
+        self.nodes = graph.nodes
         self.readers = graph.consumers()
         self.scopes, self.owner = _build_scopes(graph)
         _convexity(graph, self.scopes)
         self.helpers: set[str] = set()
         self.first_node = {}  # leaf module name -> first node id
         for node in graph.nodes[1:]:
-            if node.op not in MERGES:
+            if not _is_merge(node):
                 self.first_node.setdefault(node.name, node.id)
         self.classes: dict[tuple, dict] = {}  # key -> {"name", "code", "comments": [per instance], "paths"}
         self.order: list[tuple] = []
-        self.used_names = {_camel(graph.name) or "Network", "Maxout", "Crop"}
+        self.used_names = {_camel(graph.name) or "Network", *PROJECT_LAYERS}
         self.counts: dict[str, int] = {}
 
     # ---- units of a forward
@@ -267,7 +189,7 @@ class _Emitter:
         direct = [i for i in scope.nodes if self.owner[i] == path]
         for i in direct:
             node = self.graph.nodes[i]
-            units.append({"kind": "merge" if node.op in MERGES else "leaf", "nodes": {i}, "node": i,
+            units.append({"kind": "merge" if _is_merge(node) else "leaf", "nodes": {i}, "node": i,
                           "attr": prefix + (_local(node.name),)})
         for kind, child in scope.children:
             if kind != "scope":
@@ -372,9 +294,9 @@ class _Emitter:
             shape = self._shape(u["outputs"][0]) if len(u["outputs"]) == 1 else None
             if u["kind"] == "merge":
                 node = self.graph.nodes[u["node"]]
-                if node.op == "concat":
+                if OPS[node.op].lowering.call == "cat":
                     expr = f"torch.cat([{', '.join(args)}], 1)"
-                elif self.inplace[node.id]:  # into the first branch, as torchvision's `out += identity`
+                elif node.inplace:  # into the first branch, as torchvision's `out += identity`
                     expr = args[0] + "".join(f".add_({a})" for a in args[1:])
                 else:
                     expr = " + ".join(args)
@@ -384,9 +306,9 @@ class _Emitter:
             attr = _attr("self", u["attr"])
             if u["kind"] == "leaf":
                 node = self.graph.nodes[u["node"]]
-                if node.op == "fc" and self.resolved[node.id]["flatten"]:
+                if OPS[node.op].lowering.flattens(node.resolved):
                     lines.append(f"    {target} = torch.flatten({args[0]}, 1)")
-                    comments.append(("out", (self.resolved[node.id]["in_features"],)))
+                    comments.append(("out", (prod(self.nodes[node.inputs[0]].shape),)))
                     args = [target]
                 before = self._shape(u["inputs"][0])
                 lines.append(f"    {target} = {attr}({', '.join(args)})")
@@ -400,7 +322,7 @@ class _Emitter:
         return lines, comments
 
     def _shape(self, node_id: int):
-        return slide_order(self.shapes[node_id])
+        return slide_order(self.nodes[node_id].shape)
 
     def init(self, path: str) -> list[str]:
         lines = ["def __init__(self):", "    super().__init__()"]
@@ -408,9 +330,10 @@ class _Emitter:
             if kind == "leaf":
                 i = self.first_node[name]
                 node = self.graph.nodes[i]
-                if node.op in ("maxout", "crop"):
-                    self.helpers.add(node.op)
-                expr = layer_source(node.op, self.resolved[i], self.inplace[i])
+                lowering = OPS[node.op].lowering
+                if not lowering.layer.startswith("nn."):
+                    self.helpers.add(lowering.layer)
+                expr = layer_source(lowering, node.resolved, node.inplace)
                 local = _local(name)
             else:
                 expr = f"{self.scopes[name].cls}()"
@@ -508,11 +431,9 @@ def emit_source(graph: Graph, source: str | None = None) -> str:
 
     `source` is the spec path the docstring names (default: the path the graph was loaded from).
     """
-    from ..analysis import analyze
-
     e = _Emitter(graph)
     e.visit("")
-    totals = analyze(graph).totals
+    totals = {"params": sum(node.figures["params"] for node in graph.nodes)}
     source = source or graph.nodes[0].span.source.path
     top = _camel(graph.name) or "Network"
     head = _docstring(f"{graph.name} in PyTorch, generated by archdsl from {source}.")[:-3]
@@ -526,8 +447,7 @@ def emit_source(graph: Graph, source: str | None = None) -> str:
         "from torch import nn",
     ])]
     init = e.init("")  # before the helper classes: it notes those the top level uses
-    helpers = _helpers()
-    blocks += [helpers[op][1].rstrip("\n") for op in ("maxout", "crop") if op in e.helpers]
+    blocks += [_helper_source(name).rstrip("\n") for name in sorted(e.helpers)]
     for key in e.order:
         c = e.classes[key]
         paths = c["paths"]
@@ -549,7 +469,7 @@ def emit_source(graph: Graph, source: str | None = None) -> str:
     body = [_docstring(f"{graph.name}: {totals['params']:,} parameters."), ""] + init + [""]
     body += _render_forward(fwd, [comments])
     blocks.append("\n".join([f"class {top}(nn.Module):"] + _indent(body)))
-    shape = ", ".join(map(str, e.shapes[0]))
+    shape = ", ".join(map(str, graph.nodes[0].shape))
     blocks.append("\n".join([
         'if __name__ == "__main__":',
         f"    model = {top}().eval()",
@@ -570,7 +490,7 @@ def _frozen(e: _Emitter, path: str, prefix: tuple = ()) -> list[str]:
             if e.graph.nodes[e.first_node[name]].frozen:
                 result.append(_attr("self", parts))
             continue
-        layers = [i for i in e.scopes[name].nodes if e.graph.nodes[i].op not in MERGES]
+        layers = [i for i in e.scopes[name].nodes if not _is_merge(e.graph.nodes[i])]
         if layers and all(e.graph.nodes[i].frozen for i in layers):
             result.append(_attr("self", parts))
         elif any(e.graph.nodes[i].frozen for i in layers):

@@ -14,12 +14,12 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from ..analysis import DTYPE_BYTES
 from ..errors import ArchError
+from ..figures import DTYPE_BYTES
 from ..ir import Graph
-from ..passes.costs import in_place
-from ..passes.shapes import infer_shapes
-from .layers import Crop, Maxout
+from ..ops import OPS
+from ..ops.lowering import Lowering
+from . import layers
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
 
@@ -28,103 +28,40 @@ class BuildError(ArchError):
     phase = "build"
 
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-_CONVT = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
-_MAXPOOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
-_AVGPOOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
-_AAVG = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
-_AMAX = {1: nn.AdaptiveMaxPool1d, 2: nn.AdaptiveMaxPool2d, 3: nn.AdaptiveMaxPool3d}
-_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
-
-
-def make_layer(op: str, r: dict, inplace: bool) -> nn.Module:
-    """The PyTorch module of one analysed layer, from its resolved attributes."""
-    if op == "conv":
-        return _CONV[r["dims"]](r["in_channels"], r["out_channels"], r["kernel_size"], r["stride"], r["padding"],
-                                r["dilation"], r["groups"], r["bias"])
-    if op == "convT":
-        return _CONVT[r["dims"]](r["in_channels"], r["out_channels"], r["kernel_size"], r["stride"], r["padding"],
-                                 r["output_padding"], r["groups"], r["bias"], r["dilation"])
-    if op == "maxpool":
-        return _MAXPOOL[r["dims"]](r["kernel_size"], r["stride"], r["padding"], r["dilation"], ceil_mode=r["ceil_mode"])
-    if op == "avgpool":
-        return _AVGPOOL[r["dims"]](r["kernel_size"], r["stride"], r["padding"], ceil_mode=r["ceil_mode"],
-                                   count_include_pad=r["count_include_pad"])
-    if op in ("adaptiveavgpool", "gap"):
-        return _AAVG[r["dims"]](r["output_size"])
-    if op in ("adaptivemaxpool", "gmp"):
-        return _AMAX[r["dims"]](r["output_size"])
-    if op == "fc":
-        return nn.Linear(r["in_features"], r["out_features"], r["bias"])
-    if op == "flatten":
-        return nn.Flatten()
-    if op == "bn":
-        return _BN[r["dims"]](r["num_features"], r["eps"], r["momentum"], r["affine"])
-    if op == "layernorm":
-        return nn.LayerNorm(r["normalized_shape"], r["eps"], r["affine"])
-    if op == "groupnorm":
-        return nn.GroupNorm(r["num_groups"], r["num_channels"], r["eps"], r["affine"])
-    if op == "lrn":
-        return nn.LocalResponseNorm(r["size"], r["alpha"], r["beta"], r["k"])
-    if op == "relu":
-        return nn.ReLU(inplace)
-    if op == "relu6":
-        return nn.ReLU6(inplace)
-    if op == "leakyrelu":
-        return nn.LeakyReLU(r["slope"], inplace)
-    if op == "elu":
-        return nn.ELU(r["alpha"], inplace)
-    if op == "silu":
-        return nn.SiLU(inplace)
-    if op == "sigmoid":
-        return nn.Sigmoid()
-    if op == "tanh":
-        return nn.Tanh()
-    if op == "gelu":
-        return nn.GELU()
-    if op == "prelu":
-        return nn.PReLU(r["num_parameters"])
-    if op == "softmax":
-        return nn.Softmax(dim=1)
-    if op == "maxout":
-        return Maxout(r["pieces"])
-    if op == "dropout":
-        return nn.Dropout(r["p"])
-    if op == "identity":
-        return nn.Identity()
-    if op == "upsample":
-        scale = tuple(float(f) for f in r["scale_factor"]) if r["scale_factor"] else None
-        return nn.Upsample(size=r["size"], scale_factor=scale, mode=r["mode"], align_corners=r["align_corners"])
-    if op == "crop":
-        return Crop(r["offset"], r["size"])
-    raise AssertionError(f"no module for {op}")  # pragma: no cover
+def make_layer(lowering: Lowering, resolved: dict, inplace: bool) -> nn.Module:
+    """The PyTorch module of one analysed layer: its op's lowering, instantiated."""
+    name = lowering.layer_name(resolved)
+    cls = getattr(nn, name[3:]) if name.startswith("nn.") else getattr(layers, name)
+    kwargs = {p.name: value for p, value in lowering.arguments(resolved)}
+    if lowering.inplace and inplace:
+        kwargs["inplace"] = True
+    return cls(**kwargs)
 
 
 def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
-    """The network as an fx.GraphModule: submodules at the analysis names, forward as fx code."""
-    shapes, resolved, _ = infer_shapes(graph)
-    inplace = in_place(graph)
+    """The analysed network as an fx.GraphModule: submodules at the analysis names, forward as fx code."""
     root = nn.Module()
     code = fx.Graph()
     env = {0: code.placeholder("x")}
     made: set[str] = set()
     with torch.device(device):
         for node in graph.nodes[1:]:
+            lowering = OPS[node.op].lowering
             args = [env[i] for i in node.inputs]
-            if node.op == "concat":
+            if lowering.call == "cat":
                 env[node.id] = code.call_function(torch.cat, (args, 1))
                 continue
-            if node.op == "add":  # in place into the first branch where the analysis says so (`out += identity`)
+            if lowering.call == "add":  # in place into the first branch where the analysis says so (`out += identity`)
                 out = args[0]
                 for other in args[1:]:
-                    out = code.call_method("add_", (out, other)) if inplace[node.id] else code.call_function(operator.add, (out, other))
+                    out = code.call_method("add_", (out, other)) if node.inplace else code.call_function(operator.add, (out, other))
                 env[node.id] = out
                 continue
             if node.name not in made:  # a parameter-free layer may be applied twice under one name
-                _install(root, node.name, make_layer(node.op, resolved[node.id], inplace[node.id]))
+                _install(root, node.name, make_layer(lowering, node.resolved, node.inplace))
                 made.add(node.name)
             x = args[0]
-            if node.op == "fc" and resolved[node.id]["flatten"]:
+            if lowering.flattens(node.resolved):
                 x = code.call_function(torch.flatten, (x, 1))
             env[node.id] = code.call_module(node.name, (x,))
     outputs = [env[o] for o in graph.outputs]
@@ -184,12 +121,15 @@ def _available_host_memory() -> int | None:
         return None
 
 
-def build(graph: Graph, params: int, device="cpu", dtype="float32", memory_format=None) -> fx.GraphModule:
-    """A trainable module for the graph on `device`, in `dtype`, optionally channels_last."""
+def build(graph: Graph, device="cpu", dtype="float32", memory_format=None) -> fx.GraphModule:
+    """A trainable module for the analysed graph on `device`, in `dtype`, optionally channels_last."""
+    if not graph.analysed:
+        raise ValueError("build() takes an analysed graph (Network.analysed())")
     if dtype not in DTYPES:
         raise BuildError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPES))
     if device == "cuda" and not torch.cuda.is_available():
         raise BuildError("there is no CUDA device here", hint="build with --device cpu")
+    params = sum(node.figures["params"] for node in graph.nodes)
     check_fits(params * DTYPE_BYTES["float32"], device)
     module = to_graph_module(graph, device)
     if dtype != "float32":
@@ -230,11 +170,10 @@ def optimize_for_inference(module: fx.GraphModule, portable: bool = False) -> fx
 def check(module: nn.Module, graph: Graph, device: str = "cpu", batch: int = 2) -> int:
     """A forward and a backward pass on random input; every layer's real output shape must be the
     analysis' shape. Returns how many layer calls were checked; raises BuildError on a difference."""
-    shapes, _, _ = infer_shapes(graph)
     expected: dict[str, list[tuple]] = {}
     for node in graph.nodes[1:]:
-        if node.op not in ("concat", "add"):
-            expected.setdefault(node.name, []).append(shapes[node.id])
+        if OPS[node.op].lowering.call == "module":
+            expected.setdefault(node.name, []).append(node.shape)
     seen: dict[str, list[tuple]] = {}
     handles = []
     for name, sub in module.named_modules():
@@ -242,7 +181,7 @@ def check(module: nn.Module, graph: Graph, device: str = "cpu", batch: int = 2) 
             handles.append(sub.register_forward_hook(
                 lambda mod, args, out, name=name: seen.setdefault(name, []).append(tuple(out.shape[1:]))))
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
-    x = torch.randn((batch, *shapes[0]), device=device, dtype=dtype, requires_grad=True)
+    x = torch.randn((batch, *graph.nodes[0].shape), device=device, dtype=dtype, requires_grad=True)
     try:
         module.train()
         out = module(x)

@@ -1,36 +1,43 @@
-"""The op registry: every layer kind the language knows, by the name a spec writes."""
+"""The op registry: every layer kind the language knows, by the name a spec writes.
+
+An op is a class with a `name` in one of this package's modules; the registry finds it there, so
+adding an op is adding a file (or a class to a file) and nothing else.
+"""
 from __future__ import annotations
 
-from .activation import ACTIVATION_OPS
-from .base import ACTIVATIONS, Arg, Op, OpError
-from .conv import Conv, ConvTranspose
-from .linear import Flatten, Linear
-from .merge import Add, Concat
-from .misc import Crop, Dropout, Identity, InputOp, Upsample
-from .norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm
-from .pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
+import importlib
+import pkgutil
 
-_CLASSES = (
-    Conv, ConvTranspose, MaxPool, AvgPool, AdaptiveAvgPool, AdaptiveMaxPool, GlobalAvgPool, GlobalMaxPool,
-    Linear, Flatten, BatchNorm, LayerNorm, GroupNorm, LocalResponseNorm, *ACTIVATION_OPS,
-    Dropout, Identity, Upsample, Crop, Concat, Add, InputOp,
-)
+from .base import Arg, Op, OpError
+from .lowering import Lowering, Param
 
-OPS: dict[str, Op] = {cls.name: cls() for cls in _CLASSES}
 
-# Other spellings people use on slides; each maps to one op.
-ALIASES = {
-    "deconv": "convT", "convtranspose": "convT", "linear": "fc", "dense": "fc", "batchnorm": "bn",
-    "norm": "lrn", "avgpool_global": "gap", "globalavgpool": "gap", "globalmaxpool": "gmp",
-    "swish": "silu", "leaky_relu": "leakyrelu", "lrelu": "leakyrelu", "dropout2d": "dropout", "ln": "layernorm",
-    "gn": "groupnorm", "interpolate": "upsample",
-}
+def _discover() -> dict[str, Op]:
+    ops: dict[str, Op] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Op) and value.__module__ == module.__name__ \
+                    and value.__dict__.get("name"):
+                if value.name in ops:
+                    raise ImportError(f"two ops are named {value.name!r}")
+                ops[value.name] = value()
+    return ops
 
-LAYER_NAMES = sorted(n for n in OPS if n not in ("input", "concat", "add"))
+
+OPS: dict[str, Op] = _discover()
+
+# Other spellings people use on slides (each op's `aliases`); each maps to one op.
+ALIASES = {alias: op.name for op in OPS.values() for alias in op.aliases}
+
+LAYER_NAMES = sorted(n for n, op in OPS.items() if op.writable)
+
+# what `act=` accepts, in the registry's order
+ACTIVATIONS = tuple(n for n, op in OPS.items() if op.act_option)
 
 
 def lookup(name: str) -> Op | None:
     return OPS.get(ALIASES.get(name, name))
 
 
-__all__ = ["ACTIVATIONS", "ALIASES", "Arg", "LAYER_NAMES", "OPS", "Op", "OpError", "lookup"]
+__all__ = ["ACTIVATIONS", "ALIASES", "Arg", "LAYER_NAMES", "Lowering", "OPS", "Op", "OpError", "Param", "lookup"]

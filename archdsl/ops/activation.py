@@ -4,27 +4,33 @@ from __future__ import annotations
 from math import prod
 
 from .base import Arg, Op, OpError
+from .lowering import Param, module
 
 
 class Activation(Op):
     family = "activation"
+    act_option = True  # may be attached to a conv or fc with `act=`
     saves_output = True  # relu, sigmoid, tanh, elu, softmax, maxout ... compute their gradient from it
     doc = ""
 
 
-def _simple(op_name: str, inplace: bool, text: str, extra=()) -> type:
-    return type(op_name.capitalize(), (Activation,), {"name": op_name, "inplace": inplace, "doc": text, "args": tuple(extra),
-                                                    "positional": tuple(a.name for a in extra)})
+def _simple(op_name: str, layer: str, inplace: bool, text: str, extra=(), aliases=()) -> type:
+    """An activation without a shape rule of its own; `extra` pairs an Arg with its nn keyword."""
+    params = tuple(Param(keyword, arg.name, positional=True) for arg, keyword in extra)
+    return type(op_name.capitalize(), (Activation,), {
+        "name": op_name, "aliases": aliases, "inplace": inplace, "doc": text, "args": tuple(arg for arg, _ in extra),
+        "positional": tuple(arg.name for arg, _ in extra), "lowering": module(layer, *params, inplace=inplace)})
 
 
-Relu = _simple("relu", True, "max(0, x), in place")
-Relu6 = _simple("relu6", True, "min(max(0, x), 6), in place (MobileNet)")
-LeakyRelu = _simple("leakyrelu", True, "leaky ReLU, in place: slope (default 0.01)", (Arg("slope", "float", 0.01),))
-Elu = _simple("elu", True, "ELU, in place: alpha (default 1)", (Arg("alpha", "float", 1.0),))
-Silu = _simple("silu", True, "x * sigmoid(x) (swish), in place")
-Sigmoid = _simple("sigmoid", False, "logistic sigmoid")
-Tanh = _simple("tanh", False, "hyperbolic tangent")
-Gelu = _simple("gelu", False, "GELU (exact, erf form)")
+Relu = _simple("relu", "nn.ReLU", True, "max(0, x)")
+Relu6 = _simple("relu6", "nn.ReLU6", True, "min(max(0, x), 6) (MobileNet)")
+LeakyRelu = _simple("leakyrelu", "nn.LeakyReLU", True, "leaky ReLU",
+                    ((Arg("slope", "float", 0.01), "negative_slope"),), ("leaky_relu", "lrelu"))
+Elu = _simple("elu", "nn.ELU", True, "ELU", ((Arg("alpha", "float", 1.0), "alpha"),))
+Sigmoid = _simple("sigmoid", "nn.Sigmoid", False, "logistic sigmoid")
+Tanh = _simple("tanh", "nn.Tanh", False, "hyperbolic tangent")
+Gelu = _simple("gelu", "nn.GELU", False, "GELU (exact, erf form)")
+Silu = _simple("silu", "nn.SiLU", True, "x · sigmoid(x) (swish)", aliases=("swish",))
 Gelu.saves_output = Silu.saves_output = False  # their gradients come from the input
 
 
@@ -33,6 +39,7 @@ class Prelu(Activation):
     saves_output = False
     args = (Arg("channelwise", "bool", False, flag=True),)
     doc = "parametric ReLU: one learned slope, or one per channel with `channelwise`"
+    lowering = module("nn.PReLU", Param("num_parameters", default=1))
 
     def infer(self, a, ins):
         return ins[0], {"channelwise": a["channelwise"], "num_parameters": ins[0][0] if a["channelwise"] else 1}
@@ -43,7 +50,9 @@ class Prelu(Activation):
 
 class Softmax(Activation):
     name = "softmax"
-    doc = "softmax over channels (features)"
+    act_option = False
+    doc = "softmax over the channels"
+    lowering = module("nn.Softmax", Param("dim", value=1))
 
     def other_ops(self, r, ins, out):
         return 3 * prod(out)  # exponent, sum, divide
@@ -53,7 +62,9 @@ class Maxout(Activation):
     name = "maxout"
     args = (Arg("pieces", "int", 2, minimum=1),)
     positional = ("pieces",)
-    doc = "maxout: the maximum over groups of `pieces` consecutive channels (channels / pieces out)"
+    act_option = False
+    doc = "the maximum over groups of `pieces` channels (channels / pieces out)"
+    lowering = module("Maxout", Param("pieces", positional=True))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -64,5 +75,3 @@ class Maxout(Activation):
     def other_ops(self, r, ins, out):
         return prod(out) * (r["pieces"] - 1)
 
-
-ACTIVATION_OPS = (Relu, Relu6, LeakyRelu, Elu, Silu, Sigmoid, Tanh, Gelu, Prelu, Softmax, Maxout)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from .args import REQUIRED, Arg
+from .lowering import Lowering
 
-ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "gelu", "silu", "prelu")
+from .args import REQUIRED, Arg
 
 
 class OpError(Exception):
@@ -23,16 +23,25 @@ class OpError(Exception):
 
 
 class Op:
+    """An op's whole knowledge: arguments, shape rule, costs, receptive field, lowering, docs row.
+
+    `doc` is its row in the layer table of docs/language.md (generated: tools/make_docs.py)."""
+
     name: str = ""
+    aliases: tuple[str, ...] = ()  # other spellings people use on slides
     family: str = "other"  # conv | pool | linear | norm | activation | shape | merge | input
     args: tuple[Arg, ...] = ()
     positional: tuple[str, ...] = ()
     takes_stride = False  # accepts `/s`
     attaches = False  # accepts `bn` and `act=` (expanded into layers of their own)
+    act_option = False  # may be attached with `act=` (activations)
+    writable = True  # a spec writes it by name (not the input, not the merges)
     inplace = False  # runs in place when its input has no other reader
     saves_output = False  # autograd keeps the output for backward: nothing may overwrite it
     creates_output = True  # False for views and no-ops (flatten, identity, eval dropout)
+    quiet = ("bias", "eps", "momentum", "affine")  # options a brief description leaves out
     min_inputs = max_inputs = 1
+    lowering: Lowering | None = None  # the PyTorch layer it becomes (ops/lowering.py)
     doc = ""
 
     def arg(self, name: str) -> Arg | None:
@@ -59,13 +68,13 @@ class Op:
         ("resample", factor, taps) or ("global",). See passes/receptive_field.py."""
         return None
 
-    def describe(self, r: dict) -> str:
+    def describe(self, r: dict, brief: bool = False) -> str:
         """The op as a spec would write it: positional values, then options that differ from
-        their defaults (flags bare). Ops whose resolved attributes differ from their arguments
-        override this."""
+        their defaults (flags bare); `brief` leaves out the `quiet` options (a diagram's label).
+        Ops whose resolved attributes differ from their arguments override this."""
         words = [self.name]
         for arg in self.args:
-            if arg.name not in r:
+            if arg.name not in r or (brief and arg.name in self.quiet):
                 continue
             value = r[arg.name]
             if arg.name in self.positional and arg.default is REQUIRED:
@@ -119,6 +128,11 @@ def per_dim(value, rank: int, what: str) -> tuple[int, ...]:
             f"{what} {'x'.join(map(str, value))} has {len(value)} dimensions but the input has {rank} spatial dimension{'s' if rank != 1 else ''}"
         )
     return tuple(value)
+
+
+def slide_order(shape: tuple) -> tuple:
+    """(C, H, W) -> (H, W, C), the order the slides and `input` use; flat vectors unchanged."""
+    return shape if len(shape) == 1 else shape[1:] + shape[:1]
 
 
 def fmt_size(values: tuple) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from math import prod
 
 from .base import Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+from .lowering import Param, module
 
 _COMMON = (
     Arg("filters", "int", minimum=1),
@@ -49,7 +50,10 @@ class Conv(Op):
     positional = ("filters", "kernel")
     takes_stride = True
     attaches = True
-    doc = "convolution: filters, kernel, /stride, pad (number, per dimension, same, valid), dilation, groups, depthwise, bias"
+    doc = "convolution; `pad` is a number, a size per dimension, `same` or `valid`"
+    lowering = module("nn.Conv{dims}d", Param("in_channels", positional=True), Param("out_channels", positional=True),
+                      Param("kernel_size"), Param("stride", default=1), Param("padding", default=0),
+                      Param("dilation", default=1), Param("groups", default=1), Param("bias", default=True))
 
     def _common(self, a, ins):
         """What conv and transposed conv read alike: sizes per dimension, channels and groups."""
@@ -100,7 +104,7 @@ class Conv(Op):
         k_eff = tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"]))
         return ("window", k_eff, r["stride"])
 
-    def describe(self, r):
+    def describe(self, r, brief=False):
         text = f"{self.name} {r['out_channels']} {fmt_size(r['kernel_size'])}"
         if any(s != 1 for s in r["stride"]):
             text += f" /{fmt_compact(r['stride'])}"
@@ -113,15 +117,20 @@ class Conv(Op):
             text += f" dilation={fmt_compact(r['dilation'])}"
         if r["groups"] != 1:
             text += " depthwise" if r["groups"] == r["in_channels"] == r["out_channels"] else f" groups={r['groups']}"
-        if not r["bias"]:
+        if not r["bias"] and not brief:
             text += " bias=no"
         return text
 
 
 class ConvTranspose(Conv):
     name = "convT"
+    aliases = ('deconv', 'convtranspose')
     args = _COMMON[:3] + (Arg("pad", "size", 0), Arg("outpad", "size", 0)) + _COMMON[3:]
-    doc = "transposed convolution: filters, kernel, /stride, pad, outpad (output padding), dilation, groups, bias"
+    doc = "transposed convolution; `outpad` is PyTorch's `output_padding`"
+    lowering = module("nn.ConvTranspose{dims}d", Param("in_channels", positional=True),
+                      Param("out_channels", positional=True), Param("kernel_size"), Param("stride", default=1),
+                      Param("padding", default=0), Param("output_padding", default=0), Param("groups", default=1),
+                      Param("bias", default=True), Param("dilation", default=1))
 
     def infer(self, a, ins):
         rank, cin, cout, groups, spatial, k, s, d = self._common(a, ins)

@@ -4,10 +4,12 @@ from __future__ import annotations
 from math import prod
 
 from .base import Arg, Op
+from .lowering import Param, module
 
 
 class Linear(Op):
     name = "fc"
+    aliases = ('linear', 'dense')
     family = "linear"
     args = (
         Arg("features", "int", minimum=1),
@@ -17,7 +19,9 @@ class Linear(Op):
     )
     positional = ("features",)
     attaches = True
-    doc = "fully connected layer: features, bias; flattens a spatial input by itself"
+    doc = "fully connected layer; flattens a spatial input by itself"
+    lowering = module("nn.Linear", Param("in_features", positional=True), Param("out_features", positional=True),
+                      Param("bias", default=True), flatten="flatten")
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -36,15 +40,16 @@ class Linear(Op):
     def window(self, r, ins, out):
         return ("global",)
 
-    def describe(self, r):
-        return f"fc {r['out_features']}" + ("" if r["bias"] else " bias=no")
+    def describe(self, r, brief=False):
+        return f"fc {r['out_features']}" + ("" if r["bias"] or brief else " bias=no")
 
 
 class Flatten(Op):
     name = "flatten"
     family = "shape"
     creates_output = False  # a view
-    doc = "flatten to a vector (a view: creates no tensor)"
+    doc = "flattens to a vector (a view: creates no tensor)"
+    lowering = module("nn.Flatten")
 
     def infer(self, a, ins):
         return (prod(ins[0]),), {}

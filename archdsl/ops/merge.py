@@ -4,6 +4,7 @@ from __future__ import annotations
 from math import prod
 
 from .base import Op, OpError, fmt_size
+from .lowering import Lowering
 
 
 def _slide(shape: tuple) -> str:
@@ -15,7 +16,9 @@ class Concat(Op):
     name = "concat"
     family = "merge"
     min_inputs, max_inputs = 1, 10_000
+    writable = False  # written `concat { ... }`
     doc = "concatenates its branches along the channels (depth)"
+    lowering = Lowering(None, call="cat")
 
     def infer(self, a, ins):
         first = ins[0]
@@ -35,7 +38,9 @@ class Add(Op):
     family = "merge"
     min_inputs, max_inputs = 1, 10_000
     inplace = True  # into its first branch when nothing else reads it: torchvision's `out += identity`
+    writable = False  # written `add { ... }`
     doc = "adds its branches elementwise (a residual connection)"
+    lowering = Lowering(None, call="add")
 
     def infer(self, a, ins):
         first = ins[0]

@@ -5,15 +5,18 @@ from fractions import Fraction
 from math import prod
 
 from .base import Arg, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
+from .lowering import Param, module
 
 
 class Dropout(Op):
     name = "dropout"
+    aliases = ('dropout2d',)
     family = "shape"
     args = (Arg("p", "float", 0.5),)
     positional = ("p",)
     creates_output = False  # analysed in eval mode, where dropout returns its input
-    doc = "dropout with probability p (default 0.5); nothing in eval mode"
+    doc = "dropout with probability `p` (nothing in eval mode: creates no tensor)"
+    lowering = module("nn.Dropout", Param("p"))
 
     def infer(self, a, ins):
         if not 0 <= a["p"] <= 1:
@@ -23,7 +26,7 @@ class Dropout(Op):
     def other_ops(self, r, ins, out):
         return 0
 
-    def describe(self, r):
+    def describe(self, r, brief=False):
         return f"dropout {r['p']:g}"  # the probability is worth reading even at its default
 
 
@@ -32,6 +35,7 @@ class Identity(Op):
     family = "shape"
     creates_output = False
     doc = "passes its input through"
+    lowering = module("nn.Identity")
 
     def other_ops(self, r, ins, out):
         return 0
@@ -39,12 +43,16 @@ class Identity(Op):
 
 class Upsample(Op):
     name = "upsample"
+    aliases = ('interpolate',)
     family = "shape"
     args = (Arg("scale", "size", None, minimum=1), Arg("size", "size", None, minimum=1),
             Arg("mode", "choice", "nearest", choices=("nearest", "bilinear", "linear", "trilinear")),
             Arg("align_corners", "bool", False))
     positional = ("scale",)
-    doc = "upsampling by an integer scale or to a size; mode nearest or bilinear (linear in 1D, trilinear in 3D)"
+    doc = "upsampling by a whole-number `scale` or to a `size`; `mode` nearest or bilinear (linear in 1D, trilinear in 3D)"
+    lowering = module("nn.Upsample", Param("size", default=None, form="tuple"),
+                      Param("scale_factor", default=None, form="floats"), Param("mode", default="nearest"),
+                      Param("align_corners", default=None))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -73,7 +81,7 @@ class Upsample(Op):
         factors = tuple(Fraction(o, n) for o, n in zip(out[1:], ins[0][1:]))
         return ("resample", factors, 1 if r["mode"] == "nearest" else 2)
 
-    def describe(self, r):
+    def describe(self, r, brief=False):
         how = fmt_compact(r["scale_factor"]) if r["scale_factor"] else f"size={fmt_size(r['size'])}"
         return f"upsample {how}" + ("" if r["mode"] == "nearest" else f" mode={r['mode']}")
 
@@ -83,6 +91,7 @@ class InputOp(Op):
 
     name = "input"
     family = "input"
+    writable = False
     min_inputs = max_inputs = 0
     args = (Arg("shape", "any"),)
 
@@ -101,7 +110,8 @@ class Crop(Op):
     args = (Arg("size", "size", minimum=1),)
     positional = ("size",)
     creates_output = False  # a slice of its input
-    doc = "centre crop to a spatial size (U-Net's copy and crop); a view, creates no tensor"
+    doc = 'centre crop to `size` (U-Net\'s "copy and crop", a slice: creates no tensor)'
+    lowering = module("Crop", Param("offset", positional=True, form="tuple"), Param("size", positional=True, form="tuple"))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -115,5 +125,5 @@ class Crop(Op):
     def other_ops(self, r, ins, out):
         return 0
 
-    def describe(self, r):
+    def describe(self, r, brief=False):
         return f"crop {fmt_size(r['size'])}"

@@ -4,13 +4,17 @@ from __future__ import annotations
 from math import prod
 
 from .base import Arg, Op, OpError, need_spatial
+from .lowering import Param, module
 
 
 class BatchNorm(Op):
     name = "bn"
+    aliases = ('batchnorm',)
     family = "norm"
     args = (Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1), Arg("affine", "bool", True))
-    doc = "batch normalisation over channels (1D, 2D or 3D by the input's rank); eps, momentum, affine"
+    doc = "batch normalisation over the channels"
+    lowering = module("nn.BatchNorm{dims}d", Param("num_features", positional=True), Param("eps", default=1e-5),
+                      Param("momentum", default=0.1), Param("affine", default=True))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -25,9 +29,12 @@ class BatchNorm(Op):
 
 class LayerNorm(Op):
     name = "layernorm"
+    aliases = ('ln',)
     family = "norm"
     args = (Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
-    doc = "layer normalisation over all of a sample's dimensions; eps, affine"
+    doc = "layer normalisation over all of a sample's dimensions"
+    lowering = module("nn.LayerNorm", Param("normalized_shape", positional=True, form="tuple"),
+                      Param("eps", default=1e-5), Param("elementwise_affine", "affine", default=True))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -42,10 +49,13 @@ class LayerNorm(Op):
 
 class GroupNorm(Op):
     name = "groupnorm"
+    aliases = ('gn',)
     family = "norm"
     args = (Arg("groups", "int", minimum=1), Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
     positional = ("groups",)
-    doc = "group normalisation: groups, eps, affine"
+    doc = "group normalisation; the channels must be a multiple of `groups`"
+    lowering = module("nn.GroupNorm", Param("num_groups", positional=True), Param("num_channels", positional=True),
+                      Param("eps", default=1e-5), Param("affine", default=True))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -62,10 +72,12 @@ class GroupNorm(Op):
 
 class LocalResponseNorm(Op):
     name = "lrn"
+    aliases = ('norm',)
     family = "norm"
     args = (Arg("size", "int", 5, minimum=1), Arg("alpha", "float", 1e-4), Arg("beta", "float", 0.75), Arg("k", "float", 1.0))
     positional = ("size",)
-    doc = "local response normalisation across channels (AlexNet's NORM): size, alpha, beta, k"
+    doc = "local response normalisation across channels (AlexNet's NORM)"
+    lowering = module("nn.LocalResponseNorm", Param("size", positional=True), Param("alpha"), Param("beta"), Param("k"))
 
     def infer(self, a, ins):
         (shape,) = ins

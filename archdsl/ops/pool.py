@@ -5,6 +5,7 @@ from math import prod
 
 from .base import Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
 from .conv import dropped_note, sliding
+from .lowering import Param, module
 
 
 class MaxPool(Op):
@@ -19,7 +20,9 @@ class MaxPool(Op):
     )
     positional = ("kernel",)
     takes_stride = True
-    doc = "max pooling: kernel, /stride (defaults to the kernel), pad, dilation, ceil (ceil mode)"
+    doc = "max pooling; the stride defaults to the kernel, `ceil` is `ceil_mode`"
+    lowering = module("nn.MaxPool{dims}d", Param("kernel_size", positional=True), Param("stride"),
+                      Param("padding", default=0), Param("dilation", default=1), Param("ceil_mode", default=False))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -50,7 +53,7 @@ class MaxPool(Op):
     def window(self, r, ins, out):
         return ("window", tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"])), r["stride"])
 
-    def describe(self, r):
+    def describe(self, r, brief=False):
         text = f"{self.name} {fmt_size(r['kernel_size'])}"
         if r["stride"] != r["kernel_size"]:
             text += f" /{fmt_compact(r['stride'])}"
@@ -66,7 +69,10 @@ class MaxPool(Op):
 class AvgPool(MaxPool):
     name = "avgpool"
     args = MaxPool.args[:3] + (Arg("ceil", "bool", False, flag=True), Arg("count_pad", "bool", True))
-    doc = "average pooling: kernel, /stride (defaults to the kernel), pad, ceil, count_pad (count padding in the mean)"
+    doc = "average pooling; the stride defaults to the kernel, `count_pad` is `count_include_pad`"
+    lowering = module("nn.AvgPool{dims}d", Param("kernel_size", positional=True), Param("stride"),
+                      Param("padding", default=0), Param("ceil_mode", default=False),
+                      Param("count_include_pad", default=True))
 
 
 class AdaptiveAvgPool(Op):
@@ -74,7 +80,8 @@ class AdaptiveAvgPool(Op):
     family = "pool"
     args = (Arg("size", "size", minimum=1),)
     positional = ("size",)
-    doc = "adaptive average pooling to a given output size (7x7, or 1 for global)"
+    doc = "adaptive average pooling to an output `size` (7x7)"
+    lowering = module("nn.AdaptiveAvgPool{dims}d", Param("output_size", positional=True))
 
     def infer(self, a, ins):
         (shape,) = ins
@@ -88,30 +95,34 @@ class AdaptiveAvgPool(Op):
     def window(self, r, ins, out):
         return ("adaptive", tuple(ins[0][1:]), r["output_size"])
 
-    def describe(self, r):
+    def describe(self, r, brief=False):
         return f"{self.name} {fmt_size(r['output_size'])}"
 
 
 class AdaptiveMaxPool(AdaptiveAvgPool):
     name = "adaptivemaxpool"
-    doc = "adaptive max pooling to a given output size"
+    doc = "adaptive max pooling to an output `size`"
+    lowering = module("nn.AdaptiveMaxPool{dims}d", Param("output_size", positional=True))
 
 
 class GlobalAvgPool(AdaptiveAvgPool):
     """`gap`: adaptive average pooling to 1 in every spatial dimension (keeps them, size 1)."""
 
     name = "gap"
+    aliases = ('avgpool_global', 'globalavgpool')
     args = ()
     positional = ()
-    doc = "global average pooling (adaptive average pooling to 1x1)"
+    doc = "global average pooling: adaptive average pooling to 1"
 
     def infer(self, a, ins):
         return AdaptiveAvgPool.infer(self, {"size": 1}, ins)
 
-    def describe(self, r):
+    def describe(self, r, brief=False):
         return self.name
 
 
 class GlobalMaxPool(GlobalAvgPool):
     name = "gmp"
-    doc = "global max pooling (adaptive max pooling to 1x1)"
+    aliases = ('globalmaxpool',)
+    doc = "global max pooling: adaptive max pooling to 1"
+    lowering = AdaptiveMaxPool.lowering

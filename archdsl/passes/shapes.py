@@ -11,24 +11,19 @@ from ..errors import LimitError, ShapeError, Warning_
 from ..limits import MAX_ELEMENTS
 from ..ir import Graph
 from ..ops import OPS, OpError
-from ..ops.base import fmt_size
+from ..ops.base import fmt_size, slide_order
 
-
-
-def slide_order(shape: tuple) -> tuple:
-    """(C, H, W) -> (H, W, C), the order the slides and `input` use; flat vectors unchanged."""
-    return shape if len(shape) == 1 else shape[1:] + shape[:1]
 
 
 _AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
-def infer_shapes(graph: Graph) -> tuple[list[tuple], list[dict], list[Warning_]]:
-    shapes: list[tuple] = []
-    resolved: list[dict] = []
+def infer_shapes(graph: Graph) -> None:
+    """node.shape and node.resolved for every node; graph.warnings."""
+    nodes = graph.nodes
     warnings: list[Warning_] = []
-    for node in graph.nodes:
-        ins = [shapes[i] for i in node.inputs]
+    for node in nodes:
+        ins = [nodes[i].shape for i in node.inputs]
         try:
             out, r = OPS[node.op].infer(node.attrs, ins)
         except OpError as err:
@@ -37,14 +32,13 @@ def infer_shapes(graph: Graph) -> tuple[list[tuple], list[dict], list[Warning_]]
             raise LimitError(f"{node.name} would output {prod(out):,} elements per sample; the limit is {MAX_ELEMENTS:,}", node.span)
         if r.get("dropped"):
             warnings.append(_dropped_warning(node, r))
-        shapes.append(out)
-        resolved.append(r)
+        node.shape, node.resolved = out, r
     for check in graph.assertions:
-        got = slide_order(shapes[check.node])
+        got = slide_order(nodes[check.node].shape)
         if tuple(check.dims) != got:
-            node = graph.nodes[check.node]
+            node = nodes[check.node]
             raise ShapeError(f"{node.name} gives [{fmt_size(got)}], but the spec expects [{fmt_size(check.dims)}]", check.span)
-    return shapes, resolved, warnings
+    graph.warnings = warnings
 
 
 _UNITS = {"length": "position", "depth": "slice", "height": "row", "width": "column"}

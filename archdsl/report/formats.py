@@ -6,6 +6,7 @@ import io
 import json
 
 from ..analysis import Analysis, Row
+from ..figures import COLUMNS, FIGURES
 
 SCHEMA = "archdsl.analysis/1"
 
@@ -17,12 +18,7 @@ def row_dict(row: Row) -> dict:
         "description": row.description,
         "line": row.line,
         "output_shape": list(row.output_shape),
-        "params": row.params,
-        "trainable_params": row.trainable_params,
-        "macs": row.macs,
-        "flops": row.flops,
-        "other_ops": row.other_ops,
-        "activations": row.activations,
+        **row.figures,
         "receptive_field": None if row.receptive_field is None else
         {"size": list(row.receptive_field[0]), "stride": list(row.receptive_field[1])},
     }
@@ -57,8 +53,7 @@ def to_json(a: Analysis) -> str:
     return "{\n" + ",\n".join(fields) + "\n}"
 
 
-CSV_FIELDS = ("name", "op", "description", "line", "output_shape", "params", "trainable_params", "macs", "flops",
-              "other_ops", "activations", "rf_size", "rf_stride")
+CSV_FIELDS = ("name", "op", "description", "line", "output_shape", *(f.name for f in FIGURES), "rf_size", "rf_stride")
 
 
 def _flat(row: Row) -> dict:
@@ -85,12 +80,13 @@ def to_markdown(a: Analysis) -> str:
     lines = [
         f"### {a.network} (batch {a.batch}, {a.dtype})",
         "",
-        "| name | layer | output | params | MACs | activations | receptive field |",
-        "|---|---|---|--:|--:|--:|---|",
+        "| name | layer | output | " + " | ".join(f.column for f in COLUMNS) + " | receptive field |",
+        "|---|---|---|" + "--:|" * len(COLUMNS) + "---|",
     ]
     for r in a.rows:
-        lines.append(f"| {r.name} | `{r.description}` | {shape_text(r.output_shape)} | {r.params:,} | {human(r.macs)} | "
-                     f"{human(r.activations)} | {rf_text(r.receptive_field)} |")
+        cells = [f"{r.figures[f.name]:,}" if f.style in ("count", "params") else human(r.figures[f.name]) for f in COLUMNS]
+        lines.append(f"| {r.name} | `{r.description}` | {shape_text(r.output_shape)} | {' | '.join(cells)} | "
+                     f"{rf_text(r.receptive_field)} |")
     t = a.totals
     lines += ["", f"**Total:** {t['params']:,} parameters ({t['trainable_params']:,} trainable), {t['macs']:,} MACs "
               f"({t['flops']:,} FLOPs), {t['activations']:,} activations ({t['activation_bytes'] / 1e6:.1f} MB)."]

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..analysis import Analysis
-from ..passes.shapes import slide_order
+from ..figures import COLUMNS
+from ..ops.base import slide_order
 
 
 def human(n: int | float) -> str:
@@ -36,6 +37,21 @@ def bytes_text(n: int) -> str:
     return f"{n / 1e6:,.1f} MB ({n / 2**20:,.1f} MiB)"
 
 
+def cell(row, figure) -> str:
+    """One figure of a row as the table writes it; empty for zero."""
+    value = row.figures[figure.name]
+    if figure.style == "params":
+        if not value:
+            return ""
+        trainable = row.figures["trainable_params"]
+        return f"{value:,}" if value == trainable else f"{value:,} (frozen)" if not trainable else f"{value:,} ({trainable:,} trainable)"
+    if figure.style == "activations" and not value:
+        return "in place" if row.inplace else ""
+    if figure.style == "count":
+        return f"{value:,}" if value else ""
+    return human(value) if value else ""
+
+
 def render_table(a: Analysis, console) -> None:
     from rich.table import Table
 
@@ -45,15 +61,12 @@ def render_table(a: Analysis, console) -> None:
     table.add_column("name", style="cyan", no_wrap=True)
     table.add_column("layer", overflow="fold")
     table.add_column(f"output ({axes})", justify="right", no_wrap=True)
-    table.add_column("params", justify="right", no_wrap=True)
-    table.add_column("MACs", justify="right", no_wrap=True)
-    table.add_column("activations", justify="right", no_wrap=True)
+    for figure in COLUMNS:
+        table.add_column(figure.column, justify="right", no_wrap=True)
     table.add_column("RF", justify="right", no_wrap=True)
     for r in a.rows:
-        params = f"{r.params:,}" if r.params == r.trainable_params else f"{r.params:,} (frozen)" if not r.trainable_params else f"{r.params:,} ({r.trainable_params:,} trainable)"
-        acts = human(r.activations) if r.activations or not r.inplace else "in place"
-        table.add_row(r.name, r.description, shape_text(r.output_shape), params if r.params else "",
-                      human(r.macs) if r.macs else "", acts if r.activations or r.inplace else "", rf_text(r.receptive_field))
+        table.add_row(r.name, r.description, shape_text(r.output_shape), *(cell(r, f) for f in COLUMNS),
+                      rf_text(r.receptive_field))
     console.print(table)
     t = a.totals
     frozen = t["frozen_params"]

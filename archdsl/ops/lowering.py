@@ -1,0 +1,74 @@
+"""What PyTorch layer an op becomes, as plain data (no torch import).
+
+Each op declares one `Lowering`: the layer class, its constructor arguments read from the op's
+resolved attributes, and how the layer is called. `backends/torch.py` instantiates it and
+`backends/pysource.py` prints it, so a built module and its generated source cannot disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALWAYS = object()  # an argument without a default: the source emitter always writes it
+_UNSET = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One constructor argument. `name` is PyTorch's keyword; the value is the resolved attribute
+    `key` (default: the same name) or the constant `value`. `default` is PyTorch's own default:
+    generated source leaves out an argument equal to it. `positional` arguments are written
+    without their keyword. `form`: "tuple" keeps a tuple as a tuple in source (a LayerNorm shape),
+    "floats" turns numbers into floats (an upsampling scale)."""
+
+    name: str
+    key: str | None = None
+    default: object = ALWAYS
+    positional: bool = False
+    value: object = _UNSET
+    form: str | None = None
+
+    def read(self, resolved: dict):
+        value = self.value if self.value is not _UNSET else resolved[self.key or self.name]
+        if self.form == "floats" and value is not None:
+            return tuple(float(v) for v in value)
+        if self.form == "tuple" and value is not None:
+            return tuple(value)
+        return value
+
+
+CALLS = ("module", "cat", "add")
+
+
+@dataclass(frozen=True, slots=True)
+class Lowering:
+    """`layer`: a torch.nn class (`nn.Conv{dims}d`: `{dims}` from the resolved attributes) or a
+    class of backends/layers.py (`Maxout`); None for a merge, which is a function call.
+    `call`: module (the layer on one input), cat (torch.cat of the inputs along channels) or add
+    (the inputs summed; into the first one when the analysis runs it in place).
+    `inplace`: the layer takes `inplace=True` when the analysis runs it in place.
+    `flatten`: a resolved flag; when set, the input is flattened to (N, features) first."""
+
+    layer: str | None
+    params: tuple[Param, ...] = ()
+    call: str = "module"
+    inplace: bool = False
+    flatten: str | None = None
+
+    def __post_init__(self):
+        if self.call not in CALLS:
+            raise ValueError(f"call must be one of {CALLS}, not {self.call!r}")
+        if (self.layer is None) != (self.call != "module"):
+            raise ValueError("a module call needs a layer class; a merge has none")
+
+    def layer_name(self, resolved: dict) -> str:
+        return self.layer.format(**resolved) if "{" in self.layer else self.layer
+
+    def arguments(self, resolved: dict) -> list[tuple[Param, object]]:
+        return [(p, p.read(resolved)) for p in self.params]
+
+    def flattens(self, resolved: dict) -> bool:
+        return bool(self.flatten and resolved[self.flatten])
+
+
+def module(layer: str, *params: Param, **options) -> Lowering:
+    return Lowering(layer, tuple(params), **options)
