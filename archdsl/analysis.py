@@ -105,14 +105,17 @@ def collapse(analysis: Analysis, graph: Graph | None = None, depth: int = 1) -> 
     if depth < 1:
         raise UsageError(f"--depth must be at least 1, not {depth}")
     graph = analysis.graph
+    tree = graph.hierarchy()
     merged: dict[str, Row] = {}
     members: dict[str, list[str]] = {}
     order: list[str] = []
-    for row in analysis.rows:
-        parts = row.name.split(".")
+    for node, row in zip(graph.nodes, analysis.rows):
         key = row.name
-        if len(parts) > depth and ".".join(parts[:depth]) in graph.groups:
-            key = ".".join(parts[:depth])
+        group = tree.node_parent[node.id]
+        while group and group.count(".") >= depth:  # the enclosing group `depth` names deep, if any
+            group = tree.group_parent[group]
+        if group and group.count(".") == depth - 1:
+            key = group
         if key != row.name:
             members.setdefault(key, []).append(row.description)
         if key not in merged:
