@@ -5,7 +5,7 @@ built with strict=True): it starts in half the time of importing lark.
 """
 from __future__ import annotations
 
-import functools
+import threading
 
 from ._lark_parser import (
     Lark_StandAlone,
@@ -22,18 +22,26 @@ from . import ast as A
 from .errors import LimitError, Source, Span, SyntaxErr
 from .limits import MAX_FILE_BYTES, MAX_INT, MAX_NESTING
 
-@functools.lru_cache(maxsize=1)
+_LOCAL = threading.local()
+
+
 def _lark():
-    """The parser, with the AST built as LALR reduces (no parse tree: several times faster)."""
-    return Lark_StandAlone(transformer=_TRANSFORMER)
+    """This thread's parser and its transformer, which builds the AST as LALR reduces (no parse
+    tree: several times faster). One per thread: the transformer holds the source being parsed."""
+    try:
+        return _LOCAL.parser, _LOCAL.transformer
+    except AttributeError:
+        transformer = _ToAst()
+        _LOCAL.parser, _LOCAL.transformer = Lark_StandAlone(transformer=transformer), transformer
+        return _LOCAL.parser, transformer
 
 
 def parse(text: str, path: str = "<spec>") -> A.Program:
-    """Parse one spec text. Raises SyntaxErr or LimitError with a span."""
+    """Parse one spec text. Raises SyntaxErr or LimitError with a span. Thread-safe."""
     source = Source(path, text)
     _check_size_and_nesting(source)
-    parser = _lark()
-    _TRANSFORMER.source = source
+    parser, transformer = _lark()
+    transformer.source = source
     try:
         return parser.parse(text)
     except UnexpectedInput as err:
@@ -95,7 +103,7 @@ def _describe_terminal(name: str) -> str:
     if name in _TERMINAL_NAMES:
         return _TERMINAL_NAMES[name]
     try:
-        pattern = _lark().get_terminal(name).pattern
+        pattern = _lark()[0].get_terminal(name).pattern
     except KeyError:
         return name
     return f"'{pattern.value}'"
@@ -358,6 +366,3 @@ class _ToAst(Transformer):
 
     def string(self, children):
         return A.Str(str(children[0])[1:-1], self._span(children))
-
-
-_TRANSFORMER = _ToAst()
