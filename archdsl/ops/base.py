@@ -6,12 +6,10 @@ dimension, channels filled in): the one dictionary that the costs, the report an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 
-from .lowering import Lowering
-
 from .args import REQUIRED, Arg
+from .lowering import Lowering
 
 
 class OpError(Exception):
@@ -29,6 +27,7 @@ class Op:
 
     name: str = ""
     aliases: tuple[str, ...] = ()  # other spellings people use on slides
+    example: str = ""  # a call with its required arguments, for the error that misses one
     family: str = "other"  # conv | pool | linear | norm | activation | shape | merge | input
     args: tuple[Arg, ...] = ()
     positional: tuple[str, ...] = ()

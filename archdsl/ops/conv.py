@@ -45,6 +45,7 @@ def dropped_note(axis: int, n: int, k_eff: int, p: int, s: int, rest: int) -> di
 
 class Conv(Op):
     name = "conv"
+    example = "conv 64 3x3"
     family = "conv"
     args = _COMMON[:3] + (Arg("pad", "pad", 0),) + _COMMON[3:]
     positional = ("filters", "kernel")
@@ -125,6 +126,7 @@ class Conv(Op):
 class ConvTranspose(Conv):
     name = "convT"
     aliases = ('deconv', 'convtranspose')
+    example = "convT 64 2x2 /2"
     args = _COMMON[:3] + (Arg("pad", "size", 0), Arg("outpad", "size", 0)) + _COMMON[3:]
     doc = "transposed convolution; `outpad` is PyTorch's `output_padding`"
     lowering = module("nn.ConvTranspose{dims}d", Param("in_channels", positional=True),

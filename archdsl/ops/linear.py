@@ -10,6 +10,7 @@ from .lowering import Param, module
 class Linear(Op):
     name = "fc"
     aliases = ('linear', 'dense')
+    example = "fc 4096"
     family = "linear"
     args = (
         Arg("features", "int", minimum=1),

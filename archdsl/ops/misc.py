@@ -106,6 +106,7 @@ class Crop(Op):
     """U-Net's "copy and crop": the centre of the input, at a smaller spatial size (a view)."""
 
     name = "crop"
+    example = "crop 56x56"
     family = "shape"
     args = (Arg("size", "size", minimum=1),)
     positional = ("size",)

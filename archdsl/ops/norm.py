@@ -50,6 +50,7 @@ class LayerNorm(Op):
 class GroupNorm(Op):
     name = "groupnorm"
     aliases = ('gn',)
+    example = "groupnorm 32"
     family = "norm"
     args = (Arg("groups", "int", minimum=1), Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
     positional = ("groups",)

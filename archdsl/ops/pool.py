@@ -10,6 +10,7 @@ from .lowering import Param, module
 
 class MaxPool(Op):
     name = "maxpool"
+    example = "maxpool 2x2"
     family = "pool"
     args = (
         Arg("kernel", "size", minimum=1),
@@ -68,6 +69,7 @@ class MaxPool(Op):
 
 class AvgPool(MaxPool):
     name = "avgpool"
+    example = "avgpool 2x2"
     args = MaxPool.args[:3] + (Arg("ceil", "bool", False, flag=True), Arg("count_pad", "bool", True))
     doc = "average pooling; the stride defaults to the kernel, `count_pad` is `count_include_pad`"
     lowering = module("nn.AvgPool{dims}d", Param("kernel_size", positional=True), Param("stride"),
@@ -77,6 +79,7 @@ class AvgPool(MaxPool):
 
 class AdaptiveAvgPool(Op):
     name = "adaptiveavgpool"
+    example = "adaptiveavgpool 7x7"
     family = "pool"
     args = (Arg("size", "size", minimum=1),)
     positional = ("size",)
@@ -101,6 +104,7 @@ class AdaptiveAvgPool(Op):
 
 class AdaptiveMaxPool(AdaptiveAvgPool):
     name = "adaptivemaxpool"
+    example = "adaptivemaxpool 7x7"
     doc = "adaptive max pooling to an output `size`"
     lowering = module("nn.AdaptiveMaxPool{dims}d", Param("output_size", positional=True))
 

@@ -74,14 +74,10 @@ def fill_defaults(op: Op, given: dict, defaults: dict, call) -> dict:
             attrs[spec.name] = kind_defaults[spec.name]
         elif spec.default is REQUIRED:
             usage = " ".join(op.positional)
-            raise ExpandError(f"{op.name} needs {spec.name}", call.span, f"write `{op.name} {usage}`, e.g. {_EXAMPLES.get(op.name, op.name)}")
+            raise ExpandError(f"{op.name} needs {spec.name}", call.span, f"write `{op.name} {usage}`, e.g. {f'`{op.example}`' if op.example else op.name}")
         else:
             attrs[spec.name] = spec.default
     return attrs
-
-
-_EXAMPLES = {"conv": "`conv 64 3x3`", "convT": "`convT 64 2x2 /2`", "fc": "`fc 4096`", "maxpool": "`maxpool 2x2`",
-             "avgpool": "`avgpool 2x2`", "groupnorm": "`groupnorm 32`", "adaptiveavgpool": "`adaptiveavgpool 7x7`"}
 
 
 def bind_block_args(defn: A.Def, call: A.Call, env: Env, scope: Scope, globals_env: Env) -> tuple[dict, list[str]]:

@@ -137,7 +137,7 @@ class _Expander:
 
     def _set(self, stmt: A.SetDefault, ctx: Context) -> dict:
         op = lookup(stmt.kind)
-        if op is None or op.name in ("input", "concat", "add"):
+        if op is None or not op.writable:
             raise ExpandError(f"unknown layer kind '{stmt.kind}'", stmt.span, did_you_mean(stmt.kind, LAYER_NAMES))
         given = bind_layer_args(op, stmt.args, ctx.env, stmt.kind, positional_ok=False)
         new = dict(ctx.defaults)
@@ -214,7 +214,7 @@ class _Expander:
         if call.name in self.defs:
             return self._block(self.defs[call.name], call, current, ctx, label)
         op = lookup(call.name)
-        if op is None or op.name in ("input", "concat", "add"):
+        if op is None or not op.writable:
             candidates = LAYER_NAMES + list(self.defs) + list(ALIASES)
             hint = did_you_mean(call.name, candidates)
             if op is not None:
