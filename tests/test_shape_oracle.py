@@ -21,6 +21,7 @@ the PyTorch layer given that padding explicitly.
 from __future__ import annotations
 
 import os
+from math import prod
 
 import pytest
 
@@ -32,16 +33,18 @@ from torch import nn  # noqa: E402
 
 import archdsl  # noqa: E402
 
-# PyTorch's own notes on the layers it builds (even kernels with `same`, zero-element weights)
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+from .test_cost_oracle import Crop, Maxout  # noqa: E402  (the two layers torch.nn lacks, in plain torch)
+
+pytestmark = [
+    # PyTorch's own notes on the layers it builds (even kernels with `same`, zero-element weights)
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.usefixtures("torch_one_thread"),
+]
 
 # ARCHDSL_ORACLE_EXAMPLES=5000 for a deeper search
 SETTINGS = settings(max_examples=int(os.environ.get("ARCHDSL_ORACLE_EXAMPLES", 250)), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 REFUSED = "refused"
-
-
-pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 # ---- the two sides ----------------------------------------------------------------------------
@@ -56,7 +59,7 @@ def note(text: str) -> None:
 
 
 def input_line(shape: tuple) -> str:
-    """(C, *spatial) in PyTorch order -> `input HxWxC` as the language writes it."""
+    """(C, *spatial) in PyTorch order -> `input HxWxC` as the language writes it (`input F`, flat)."""
     return "input " + "x".join(str(v) for v in (*shape[1:], shape[0]))
 
 
@@ -243,12 +246,15 @@ def test_avgpool_shape(data):
     check(spec, lambda dev: AVGPOOL[rank](k, s, p, ceil_mode=ceil, count_include_pad=count_pad), shape)
 
 
+ADAPTIVE_KINDS = ["adaptiveavgpool", "adaptivemaxpool", "gap", "gmp"]
+
+
 @SETTINGS
 @given(data=st.data())
 def test_adaptive_pool_shape(data):
     shape = data.draw(input_shape())
     rank = len(shape) - 1
-    kind = data.draw(st.sampled_from(["adaptiveavgpool", "adaptivemaxpool", "gap", "gmp"]))
+    kind = data.draw(st.sampled_from(ADAPTIVE_KINDS))
     size = data.draw(per_dim(rank, 1, 9))  # larger than the input is allowed
     table = ADAPTIVE_AVG if kind in ("adaptiveavgpool", "gap") else ADAPTIVE_MAX
     if kind in ("gap", "gmp"):
@@ -279,6 +285,91 @@ def test_upsample_shape(data):
         spec = f"{input_line(shape)}\nupsample size={size_text(size, data.draw(st.booleans()))}{mode_text}\n"
         build = lambda dev: nn.Upsample(size=size, mode=torch_mode)  # noqa: E731
     check(spec, build, shape)
+
+
+# ---- every other layer: linear, flatten, norms, activations, maxout, dropout, crop ----------------
+
+BN = {0: nn.BatchNorm1d, 1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+ELEMENTWISE = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+               "gelu": nn.GELU, "identity": nn.Identity}
+LAYER_KINDS = ["fc", "flatten", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "dropout", "crop", "softmax",
+               "leakyrelu", "elu", *ELEMENTWISE]
+
+
+@SETTINGS
+@given(data=st.data())
+def test_layer_shape(data):
+    """The layers without a window, on spatial and flat inputs; archdsl refuses where PyTorch does
+    (channels that the groups or pieces do not divide, a crop larger than its input, LRN or a crop
+    of a flat vector, a probability above 1)."""
+    if data.draw(st.integers(0, 3)) == 0:
+        shape = (data.draw(st.integers(1, 40)),)  # `input 40`: a flat vector
+    else:
+        shape = data.draw(input_shape())
+    rank, c = len(shape) - 1, shape[0]
+    kind = data.draw(st.sampled_from(LAYER_KINDS))
+    layer, build = kind, None
+    if kind == "fc":
+        f, bias = data.draw(st.integers(1, 8)), data.draw(st.booleans())
+        layer = f"fc {f}" + ("" if bias else " bias=no")
+        build = lambda dev: nn.Sequential(nn.Flatten(), nn.Linear(prod(shape), f, bias, device=dev))  # noqa: E731
+    elif kind == "flatten":
+        build = lambda dev: nn.Flatten()  # noqa: E731
+    elif kind == "bn":
+        affine = data.draw(st.booleans())
+        layer += "" if affine else " affine=no"
+        build = lambda dev: BN[rank](c, affine=affine, device=dev).eval()  # noqa: E731
+    elif kind == "layernorm":
+        build = lambda dev: nn.LayerNorm(list(shape), device=dev)  # noqa: E731
+    elif kind == "groupnorm":
+        g = data.draw(st.sampled_from([1, 2, 3, 4, 6]))
+        # PyTorch refuses a group of a single value at batch 1 and not at batch 2 (`input 1`,
+        # `groupnorm 1`): a check on the batch, which a batch-free analysis cannot make
+        assume(prod(shape) // g > 1)
+        layer = f"groupnorm {g}"
+        build = lambda dev: nn.GroupNorm(g, c, device=dev)  # noqa: E731
+    elif kind == "lrn":
+        size = data.draw(st.integers(1, 6))
+        layer = f"lrn {size}"
+        build = lambda dev: nn.LocalResponseNorm(size)  # noqa: E731
+    elif kind == "prelu":
+        channelwise = data.draw(st.booleans())
+        layer += " channelwise" if channelwise else ""
+        build = lambda dev: nn.PReLU(c if channelwise else 1, device=dev)  # noqa: E731
+    elif kind == "maxout":
+        pieces = data.draw(st.integers(1, 4))
+        layer = f"maxout {pieces}"
+        build = lambda dev: Maxout(pieces)  # noqa: E731
+    elif kind == "dropout":
+        p = data.draw(st.sampled_from([0.0, 0.25, 0.5, 1.0, 1.5]))
+        layer = f"dropout {p}"
+        build = lambda dev: nn.Dropout(p)  # noqa: E731
+    elif kind == "crop":
+        # sometimes the wrong number of dimensions (two or three: one number is every dimension)
+        dims = rank if rank and data.draw(st.integers(0, 5)) else data.draw(st.sampled_from([d for d in (2, 3) if d != rank]))
+        size = data.draw(per_dim(dims, 1, MAX_SIDE[3] + 2))
+        scalar = dims == rank and data.draw(st.booleans())
+        layer = f"crop {size_text(size, scalar)}"
+        if scalar and len(set(size)) == 1:
+            size = (size[0],) * rank
+        build = lambda dev: Crop(size)  # noqa: E731
+    elif kind == "softmax":
+        build = lambda dev: nn.Softmax(dim=1)  # noqa: E731
+    elif kind == "leakyrelu":
+        slope = data.draw(st.sampled_from([0.01, 0.2]))
+        layer = f"leakyrelu {slope}"
+        build = lambda dev: nn.LeakyReLU(slope)  # noqa: E731
+    elif kind == "elu":
+        alpha = data.draw(st.sampled_from([1.0, 0.5]))
+        layer = f"elu {alpha}"
+        build = lambda dev: nn.ELU(alpha)  # noqa: E731
+    else:
+        build = lambda dev: ELEMENTWISE[kind]()  # noqa: E731
+    check(f"{input_line(shape)}\n{layer}\n", build, shape)
+
+
+# every archdsl op the strategies of this file draw (test_op_registry checks the registry against it)
+ORACLE_OPS = frozenset(["conv", "convT", "maxpool", "avgpool", "upsample", *ADAPTIVE_KINDS, *LAYER_KINDS])
 
 
 # ---- fixed examples: the edges the strategies may miss ------------------------------------------
