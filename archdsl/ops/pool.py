@@ -113,6 +113,7 @@ class GlobalAvgPool(AdaptiveAvgPool):
     """`gap`: adaptive average pooling to 1 in every spatial dimension (keeps them, size 1)."""
 
     name = "gap"
+    example = ""  # nothing required
     aliases = ('avgpool_global', 'globalavgpool')
     args = ()
     positional = ()
