@@ -220,3 +220,42 @@ def test_a_part_nothing_reads_is_still_built_and_called(tmp_path):
     net = archdsl.load("input 8x8x3\nc: conv 4 3\naux: { @c -> conv 2 1 }\nmain: @c -> gap -> fc 3\noutput @main\n")
     source = check_same(net, tmp_path, "dead")
     assert "aux = self.aux(x)" in source
+
+
+
+def _generated_spec(layers: int) -> str:
+    """A third each: top-level conv/relu lines, residual blocks (`add` with `@input`), and calls
+    of a binary tree of nested blocks, as bench/bench_emit.py writes them; conv/relu lines to the end."""
+    def alternating(count):
+        return ["conv 8 3 pad=1" if i % 2 == 0 else "relu" for i in range(count)]
+
+    third = layers // 3
+    lines = ["network generated", "input 8x8x8",
+             "def res() {", "  add { conv 8 3 pad=1 -> relu -> conv 8 3 pad=1 ; @input }", "  relu", "}",
+             "def d0() {", "  conv 8 3 pad=1", "  relu", "}"]
+    lines += [f"def d{k}() {{ d{k - 1} ; d{k - 1} }}" for k in range(1, 4)]  # d3: 16 layers
+    lines += alternating(third) + ["res"] * (third // 5) + ["d3"] * (third // 16)
+    lines += alternating(layers - third - third // 5 * 5 - third // 16 * 16)
+    return "\n".join(lines) + "\n"
+
+
+def test_a_generated_3000_layer_network(tmp_path):
+    """The emitter is linear in the network's size (bench/bench_emit.py); its file for a large
+    network compiles, and its state_dict and output shape are the built module's."""
+    spec = _generated_spec(3000)
+    net = archdsl.load(spec)
+    graph = net.analysed()
+    assert len(graph.nodes) - 1 == 3000
+    source = net.source()
+    compile(source, "generated.py", "exec")
+    assert re.search(r"^class Res\(nn\.Module\):", source, re.M) and re.search(r"^class D3\(nn\.Module\):", source, re.M)
+    module = load_emitted(source, tmp_path, "generated")
+    with torch.device("meta"):
+        emitted = top_class(module, graph)()
+    built = archdsl.build(spec, device="meta")
+    a, b = built.state_dict(), emitted.state_dict()
+    assert list(a) == list(b)
+    assert [t.shape for t in a.values()] == [t.shape for t in b.values()]
+    with torch.no_grad():
+        y = emitted(torch.empty(1, 8, 8, 8, device="meta"))
+    assert tuple(y.shape[1:]) == graph.nodes[graph.outputs[0]].shape

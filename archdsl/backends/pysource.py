@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass, field
+from heapq import heapify, heappop, heappush
 from math import prod
 
 from ..ir import Graph
@@ -78,10 +79,22 @@ class _Scope:
     path: str
     label: str = ""
     kind: str = "group"
+    parent: str = ""
+    groups: list = field(default_factory=list)  # the paths of the groups right inside it
     children: list = field(default_factory=list)  # ("leaf", name) | ("scope", path), registration order
-    nodes: list = field(default_factory=list)  # every node id in the subtree
+    direct: list = field(default_factory=list)  # ids of the nodes it holds itself (not through a child), in order
+    size: int = 0  # nodes in the subtree
+    first: int = -1  # the lowest and highest node id in the subtree
+    last: int = -1
+    layers: int = 0  # modules (not merges) in the subtree, and how many of them are frozen
+    frozen: int = 0
+    inputs: list = field(default_factory=list)  # tensors from outside that its nodes read, in the order they read them
+    outputs: list = field(default_factory=list)  # its tensors read outside it or returned by the network, by id
     convex: bool = True
     cls: str = ""
+    # numbers of a depth-first walk of the group tree: the subtree of a scope is numbered [walk, walk_end]
+    walk: int = 0
+    walk_end: int = 0
 
 
 def _local(path: str) -> str:
@@ -111,56 +124,276 @@ def _is_merge(node) -> bool:
     return OPS[node.op].lowering.call != "module"
 
 
-def _build_scopes(graph: Graph) -> tuple[dict, dict]:
-    """One _Scope per group of the IR's hierarchy, with its children in registration order."""
-    tree = graph.hierarchy()
-    scopes = {"": _Scope("", graph.name, "network")}
-    for path, info in graph.groups.items():
-        scopes[path] = _Scope(path, info.label, info.kind)
-    for path, scope in scopes.items():
-        scope.nodes = [i for i in tree.members[path] if i != 0]
-    owner = {node.id: tree.node_parent[node.id] for node in graph.nodes[1:]}  # the scope a node belongs to directly
-    # children in registration order: the first node that installs a module under each child
-    first: dict[str, dict] = {p: {} for p in scopes}
+class _Scopes:
+    """One _Scope per group of the IR's hierarchy ("" is the network), and the scope that holds
+    each node directly. Every question the emitter asks of them takes time proportional to the
+    nodes and edges it concerns, never to a scope's whole subtree: that would make a deep
+    hierarchy quadratic."""
+
+    def __init__(self, graph: Graph):
+        tree = graph.hierarchy()
+        self.graph = graph
+        self.owner = tree.node_parent  # by node id: the scope that holds it directly
+        self.by_path = {"": _Scope("", graph.name, "network")}
+        for path, info in graph.groups.items():
+            self.by_path[path] = _Scope(path, info.label, info.kind, tree.group_parent[path])
+        for path, scope in self.by_path.items():
+            if path:
+                self.by_path[scope.parent].groups.append(path)
+        self.preorder = self._number()
+        self.node_walk = [self.by_path[path].walk for path in self.owner]  # by node id: its scope's number
+        self._measure()
+
+    def __getitem__(self, path: str) -> _Scope:
+        return self.by_path[path]
+
+    def holds(self, scope: _Scope, node_id: int) -> bool:
+        """Whether node `node_id` belongs to `scope`, directly or through one of its groups."""
+        return scope.walk <= self.node_walk[node_id] <= scope.walk_end
+
+    def above(self, path: str):
+        """`path` and the scopes around it, innermost first, "" (the network) excluded."""
+        while path:
+            yield self.by_path[path]
+            path = self.by_path[path].parent
+
+    def _number(self) -> list[_Scope]:
+        """Number the scopes in a depth-first walk; a scope's subtree gets consecutive numbers."""
+        order, stack = [], [""]
+        while stack:
+            scope = self.by_path[stack.pop()]
+            scope.walk = len(order)
+            order.append(scope)
+            stack.extend(reversed(scope.groups))
+        for scope in reversed(order):
+            scope.walk_end = max([scope.walk] + [self.by_path[g].walk_end for g in scope.groups])
+        return order
+
+    def _measure(self) -> None:
+        """Each scope's own nodes, and its subtree's size, node id range and (frozen) layers."""
+        for node in self.graph.nodes[1:]:
+            scope = self.by_path[self.owner[node.id]]
+            scope.direct.append(node.id)
+            scope.size += 1
+            scope.first = node.id if scope.first < 0 else scope.first
+            scope.last = node.id
+            if not _is_merge(node):
+                scope.layers += 1
+                scope.frozen += node.frozen
+        for scope in reversed(self.preorder):  # children before their parent
+            if not scope.path or not scope.size:
+                continue
+            parent = self.by_path[scope.parent]
+            parent.size += scope.size
+            parent.first = scope.first if parent.first < 0 else min(parent.first, scope.first)
+            parent.last = max(parent.last, scope.last)
+            parent.layers += scope.layers
+            parent.frozen += scope.frozen
+
+
+def _register_children(graph: Graph, scopes: _Scopes) -> None:
+    """Each scope's children (its layers and groups) in registration order: the first node that
+    installs a module under each child, layers before merges."""
+    first: dict[str, dict] = {scope.path: {} for scope in scopes.preorder}
     for node in graph.nodes[1:]:
         merge = _is_merge(node)
-        path, child = owner[node.id], None if merge else ("leaf", node.name)
+        order = (merge, node.id)
+        path = scopes.owner[node.id]
+        child = None if merge else ("leaf", node.name)
         while True:
-            order = (merge, node.id)
-            if child is not None and (child not in first[path] or order < first[path][child]):
+            if child is not None:
+                known = first[path].get(child)
+                if known is not None and known < order:
+                    break  # the scopes above hold an order at least as early for this branch already
                 first[path][child] = order
             if not path:
                 break
-            child, path = ("scope", path), tree.group_parent[path]
-    for path, scope in scopes.items():
-        scope.children = sorted(first[path], key=lambda c: first[path][c])
-    return scopes, owner
+            child, path = ("scope", path), scopes[path].parent
+    for path, orders in first.items():
+        scopes[path].children = sorted(orders, key=orders.get)
 
 
-def _convexity(graph: Graph, scopes: dict) -> None:
-    """A scope is called as one function only when no path leaves it and comes back."""
-    n = len(graph.nodes)
-    anc = [0] * n
-    for node in graph.nodes:
-        for i in node.inputs:
-            anc[node.id] |= anc[i] | (1 << i)
-    desc = [0] * n
-    readers = graph.consumers()
-    for node in reversed(graph.nodes):
-        for j in readers[node.id]:
-            desc[node.id] |= desc[j] | (1 << j)
-    for path, scope in scopes.items():
-        if not path:
+def _boundaries(graph: Graph, scopes: _Scopes, readers: list[list[int]]) -> None:
+    """Each scope's inputs and outputs, from one walk over the edges: an edge adds its tensor to
+    the scopes it enters (or leaves), innermost first, and stops where an outer scope has it already."""
+    entered = set()  # (path, node id)
+    for node in graph.nodes[1:]:
+        for j in node.inputs:
+            for scope in scopes.above(scopes.owner[node.id]):
+                if scopes.holds(scope, j) or (scope.path, j) in entered:
+                    break
+                entered.add((scope.path, j))
+                scope.inputs.append(j)
+    returned = set(graph.outputs)
+    for node in graph.nodes[1:]:
+        left = scopes.above(scopes.owner[node.id])  # one walk up for all readers: each leaves a prefix of it
+        scope = next(left, None)
+        for r in readers[node.id]:
+            while scope is not None and not scopes.holds(scope, r):
+                scope.outputs.append(node.id)
+                scope = next(left, None)
+        if node.id in returned:
+            while scope is not None:
+                scope.outputs.append(node.id)
+                scope = next(left, None)
+
+
+def _convexity(graph: Graph, scopes: _Scopes, readers: list[list[int]]) -> None:
+    """A scope is called as one function only when no path leaves it and comes back. Node ids are
+    a topological order, so such a path passes through a node of another scope numbered between
+    the scope's first and last: a scope whose nodes are consecutive ids is convex."""
+    for scope in scopes.preorder[1:]:
+        if scope.size and scope.last - scope.first + 1 > scope.size:
+            scope.convex = not _reenters(graph, scopes, readers, scope)
+
+
+def _reenters(graph: Graph, scopes: _Scopes, readers: list[list[int]], scope: _Scope) -> bool:
+    """Whether a path from `scope` through nodes outside it comes back into it."""
+    reached = set()  # nodes outside the scope that a path from inside reaches
+    for i in range(scope.first + 1, scope.last):
+        if scopes.holds(scope, i):
             continue
-        mask = a = d = 0
-        for i in scope.nodes:
-            mask |= 1 << i
-            a |= anc[i]
-            d |= desc[i]
-        scope.convex = not (a & d & ~mask)
+        if any(scopes.holds(scope, j) or j in reached for j in graph.nodes[i].inputs):
+            if any(scopes.holds(scope, r) for r in readers[i]):
+                return True
+            reached.add(i)
+    return False
 
 
 # --------------------------------------------------------------------------- emission
+
+@dataclass
+class _Unit:
+    """One statement of a forward: a layer, a merge, or the call of a child scope."""
+
+    kind: str  # leaf | merge | call
+    attr: tuple  # the module's path from the class's own `self`
+    inputs: list  # node ids it reads, in argument order
+    outputs: list  # node ids it returns
+    first: int  # its first node: where the spec writes it
+    node: int | None = None  # leaf and merge
+    scope: str | None = None  # call
+
+
+def _in_spec_order(units: list[_Unit]) -> list[_Unit]:
+    """A topological order of the units; where several are ready, the one the spec writes first."""
+    producer = {o: k for k, u in enumerate(units) for o in u.outputs}
+    waiting = [0] * len(units)
+    dependents = [[] for _ in units]
+    for k, u in enumerate(units):
+        for p in {producer[i] for i in u.inputs if i in producer}:
+            waiting[k] += 1
+            dependents[p].append(k)
+    ready = [(u.first, k) for k, u in enumerate(units) if not waiting[k]]
+    heapify(ready)
+    order = []
+    while ready:
+        _, k = heappop(ready)
+        order.append(units[k])
+        for d in dependents[k]:
+            waiting[d] -= 1
+            if not waiting[d]:
+                heappush(ready, (units[d].first, d))
+    if len(order) < len(units):
+        raise ValueError("the statements of a forward depend on one another in a cycle")
+    return order
+
+
+def _is_generic(name: str) -> bool:
+    """A name that says nothing (x, out, out3): a layer may reuse it for its output."""
+    return name in ("x", "out") or (name.startswith("out") and name[3:].isdigit())
+
+
+def _generic_name(index: int) -> str:
+    """The names a fresh tensor gets, in the order they are tried: x, out, out2, out3, ..."""
+    return "x" if index == 0 else "out" if index == 1 else f"out{index}"
+
+
+def _generic_index(name: str) -> int | None:
+    """The inverse of _generic_name (None for other names)."""
+    if name in ("x", "out"):
+        return 0 if name == "x" else 1
+    digits = name[3:]
+    if name.startswith("out") and digits.isdigit() and digits[0] != "0" and int(digits) >= 2:
+        return int(digits)
+    return None
+
+
+class _LiveNames:
+    """The names of the tensors a forward still needs (a name may hold several), and the first
+    generic name that none holds, found without trying every name before it."""
+
+    def __init__(self):
+        self.count: dict[str, int] = {}
+        self.unused = 0  # generic names from this index on have never been handed out
+        self.free: list[int] = []  # a heap: every free generic name below `unused` (and some taken since)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.count
+
+    def hold(self, name: str) -> None:
+        self.count[name] = self.count.get(name, 0) + 1
+
+    def release(self, name: str) -> None:
+        self.count[name] -= 1
+        if not self.count[name]:
+            del self.count[name]
+            index = _generic_index(name)
+            if index is not None and index < self.unused:
+                heappush(self.free, index)
+
+    def fresh(self) -> str:
+        """The first generic name no tensor holds (the caller holds it next)."""
+        while self.free:
+            name = _generic_name(heappop(self.free))
+            if name not in self.count:
+                return name
+        while _generic_name(self.unused) in self.count:
+            self.unused += 1  # held: a release brings it back
+        self.unused += 1
+        return _generic_name(self.unused - 1)
+
+
+class _Uses:
+    """How the statements of one forward read each tensor."""
+
+    def __init__(self, units: list[_Unit], outs: list[int]):
+        self.last: dict[int, int] = {}  # node id -> the last statement that reads it (len(units): returned)
+        self.readers: dict[int, int] = {}  # node id -> how many statements read it
+        for k, u in enumerate(units):
+            for i in u.inputs:
+                self.last[i] = k
+                self.readers[i] = self.readers.get(i, 0) + 1
+        for o in outs:
+            self.last[o] = len(units)
+        self.returned = set(outs)
+        self.read_last: dict[int, list[int]] = {}  # statement -> the tensors it reads for the last time
+        for i, k in self.last.items():
+            self.read_last.setdefault(k, []).append(i)
+
+
+def _output_names(u: _Unit, k: int, args: list[str], uses: _Uses, live: _LiveNames) -> list[str]:
+    """Names for the outputs of statement `k`: a call's own name where its tensor is read again,
+    else the name of the first input where it dies here, else a fresh generic one. Each name is
+    held in `live` as it is chosen."""
+    local = u.attr[-1]
+    named = u.kind == "call" and _is_ident(local) and local not in live
+    new = []
+    for index, o in enumerate(u.outputs):
+        many = uses.readers.get(o, 0) + (o in uses.returned) > 1
+        if index == 0 and named and many:
+            name = local
+        elif index == 0 and args and _is_generic(args[0]) and uses.last[u.inputs[0]] == k \
+                and (u.kind == "merge" or uses.readers[u.inputs[0]] == 1) and args[0] not in live:
+            name = args[0]
+        elif index == 0 and named:
+            name = local
+        else:
+            name = live.fresh()
+        new.append(name)
+        live.hold(name)  # taken for this statement's other outputs
+    return new
+
 
 class _Emitter:
     def __init__(self, graph: Graph):
@@ -168,9 +401,11 @@ class _Emitter:
         if not graph.analysed:
             raise ValueError("emit_source() takes an analysed graph (Network.analysed())")
         self.nodes = graph.nodes
-        self.readers = graph.consumers()
-        self.scopes, self.owner = _build_scopes(graph)
-        _convexity(graph, self.scopes)
+        readers = graph.consumers()
+        self.scopes = _Scopes(graph)
+        _register_children(graph, self.scopes)
+        _boundaries(graph, self.scopes, readers)
+        _convexity(graph, self.scopes, readers)
         self.helpers: set[str] = set()
         self.first_node = {}  # leaf module name -> first node id
         for node in graph.nodes[1:]:
@@ -182,144 +417,88 @@ class _Emitter:
         self.counts: dict[str, int] = {}
 
     # ---- units of a forward
-    def _units(self, path: str, prefix: tuple) -> list[dict]:
+    def _units(self, path: str, prefix: tuple) -> list[_Unit]:
         """The statements of `path`'s forward: layers, merges and calls of convex child scopes."""
-        units = []
         scope = self.scopes[path]
-        direct = [i for i in scope.nodes if self.owner[i] == path]
-        for i in direct:
-            node = self.graph.nodes[i]
-            units.append({"kind": "merge" if _is_merge(node) else "leaf", "nodes": {i}, "node": i,
-                          "attr": prefix + (_local(node.name),)})
+        units = []
+        for i in scope.direct:
+            node = self.nodes[i]
+            units.append(_Unit("merge" if _is_merge(node) else "leaf", prefix + (_local(node.name),),
+                               list(dict.fromkeys(node.inputs)), [i], i, node=i))
         for kind, child in scope.children:
             if kind != "scope":
                 continue
             sub = self.scopes[child]
+            attr = prefix + (_local(child),)
             if sub.convex:
-                units.append({"kind": "call", "nodes": set(sub.nodes), "scope": child,
-                              "attr": prefix + (_local(child),)})
+                units.append(_Unit("call", attr, sub.inputs, self._scope_io(child)[1], sub.first, scope=child))
             else:
-                units.extend(self._units(child, prefix + (_local(child),)))
-        for u in units:
-            ins = []
-            for i in sorted(u["nodes"]):
-                for j in self.graph.nodes[i].inputs:
-                    if j not in u["nodes"] and j not in ins:
-                        ins.append(j)
-            u["inputs"] = ins
-            u["outputs"] = self._scope_io(u["scope"])[1] if u["kind"] == "call" else [u["node"]]
-            u["first"] = min(u["nodes"])
+                units.extend(self._units(child, attr))
         return units
 
     def _scope_io(self, path: str) -> tuple[list[int], list[int]]:
         if not path:
             return [0], list(self.graph.outputs)
-        members = set(self.scopes[path].nodes)
-        ins = []
-        for i in sorted(members):
-            for j in self.graph.nodes[i].inputs:
-                if j not in members and j not in ins:
-                    ins.append(j)
-        outs = sorted(i for i in members if i in self.graph.outputs or any(r not in members for r in self.readers[i]))
-        return ins, outs or [max(members)]  # a part nothing reads still returns its last tensor
+        scope = self.scopes[path]
+        return scope.inputs, scope.outputs or [scope.last]  # a part nothing reads still returns its last tensor
 
     # ---- one class
     def forward(self, path: str) -> tuple[list[str], list]:
         """The lines of `forward` and, per line, the shape for its comment (or None)."""
         params, outs = self._scope_io(path)
-        units = self._units(path, ())
-        producer = {}
-        for k, u in enumerate(units):
-            for o in u["outputs"]:
-                producer[o] = k
-        # topological order, spec order where free
-        deps = [{producer[i] for i in u["inputs"] if i in producer} for u in units]
-        done, order = set(), []
-        while len(order) < len(units):
-            ready = [k for k in range(len(units)) if k not in done and deps[k] <= done]
-            k = min(ready, key=lambda k: units[k]["first"])
-            done.add(k)
-            order.append(units[k])
-        units = order
-        last = {}
-        n_readers = {}
-        for k, u in enumerate(units):
-            for i in u["inputs"]:
-                last[i] = k
-                n_readers[i] = n_readers.get(i, 0) + 1
-        for o in outs:
-            last[o] = len(units)
-        var = {}
+        units = _in_spec_order(self._units(path, ()))
+        uses = _Uses(units, outs)
+        var = {}  # node id -> the name of its tensor
+        live = _LiveNames()
         names = ["x"] + [("skip" if k == 1 else f"skip{k}") for k in range(1, len(params))]
         for p, name in zip(params, names):
             var[p] = name
+            if p in uses.last:
+                live.hold(name)
         lines = [f"def forward(self, {', '.join(names)}):"]
         comments = [None]
         for p, name in zip(params, names):
             lines.append(f"    # {name}: ")
             comments.append(("input", self._shape(p)))
-
-        def live(k):
-            return {var[v] for v in var if last.get(v, -1) > k}
-
-        generic = lambda name: name in ("x", "out") or (name.startswith("out") and name[3:].isdigit())
-
         for k, u in enumerate(units):
-            taken = live(k)
-            args = [var[i] for i in u["inputs"]]
-            local = u["attr"][-1]
-            named = u["kind"] == "call" and _is_ident(local) and local not in taken
-            new = []
-            for index, o in enumerate(u["outputs"]):
-                first_in = u["inputs"][0] if u["inputs"] else None
-                name = None
-                many = n_readers.get(o, 0) + (o in outs) > 1
-                if index == 0 and named and many:
-                    name = local
-                elif index == 0 and first_in is not None and generic(var[first_in]) and last[first_in] == k \
-                        and (u["kind"] == "merge" or n_readers[first_in] == 1) and var[first_in] not in taken:
-                    name = var[first_in]
-                elif index == 0 and named:
-                    name = local
-                else:
-                    for cand in ["x", "out"] + [f"out{j}" for j in range(2, 1000)]:
-                        if cand not in taken and cand not in new:
-                            name = cand
-                            break
-                new.append(name)
-                taken = taken | {name}
-            for o, name in zip(u["outputs"], new):
+            for v in uses.read_last.get(k, ()):
+                live.release(var[v])
+            args = [var[i] for i in u.inputs]
+            new = _output_names(u, k, args, uses, live)
+            for o, name in zip(u.outputs, new):
                 var[o] = name
-            target = ", ".join(new)
-            shape = self._shape(u["outputs"][0]) if len(u["outputs"]) == 1 else None
-            if u["kind"] == "merge":
-                node = self.graph.nodes[u["node"]]
-                if OPS[node.op].lowering.call == "cat":
-                    expr = f"torch.cat([{', '.join(args)}], 1)"
-                elif node.inplace:  # into the first branch, as torchvision's `out += identity`
-                    expr = args[0] + "".join(f".add_({a})" for a in args[1:])
-                else:
-                    expr = " + ".join(args)
-                lines.append(f"    {target} = {expr}")
-                comments.append(("out", shape))
-                continue
-            attr = _attr("self", u["attr"])
-            if u["kind"] == "leaf":
-                node = self.graph.nodes[u["node"]]
-                if OPS[node.op].lowering.flattens(node.resolved):
-                    lines.append(f"    {target} = torch.flatten({args[0]}, 1)")
-                    comments.append(("out", (prod(self.nodes[node.inputs[0]].shape),)))
-                    args = [target]
-                before = self._shape(u["inputs"][0])
-                lines.append(f"    {target} = {attr}({', '.join(args)})")
-                comments.append(("out", shape if shape != before else None))
-            else:
-                lines.append(f"    {target} = {attr}({', '.join(args)})")
-                comments.append(("out", shape))
-        result = [var[o] for o in outs]
-        lines.append(f"    return {', '.join(result)}")
+                if o not in uses.last:
+                    live.release(name)  # nothing reads it: its name is free from the next statement on
+            for line, comment in self._statement(u, ", ".join(new), args):
+                lines.append(line)
+                comments.append(comment)
+        lines.append(f"    return {', '.join(var[o] for o in outs)}")
         comments.append(None)
         return lines, comments
+
+    def _statement(self, u: _Unit, target: str, args: list[str]) -> list[tuple]:
+        """The lines of one unit, each with its comment: ("out", shape) or ("out", None)."""
+        shape = self._shape(u.outputs[0]) if len(u.outputs) == 1 else None
+        if u.kind == "merge":
+            node = self.nodes[u.node]
+            if OPS[node.op].lowering.call == "cat":
+                expr = f"torch.cat([{', '.join(args)}], 1)"
+            elif node.inplace:  # into the first branch, as torchvision's `out += identity`
+                expr = args[0] + "".join(f".add_({a})" for a in args[1:])
+            else:
+                expr = " + ".join(args)
+            return [(f"    {target} = {expr}", ("out", shape))]
+        call = f"    {target} = {_attr('self', u.attr)}"
+        if u.kind == "call":
+            return [(f"{call}({', '.join(args)})", ("out", shape))]
+        result = []
+        node = self.nodes[u.node]
+        if OPS[node.op].lowering.flattens(node.resolved):
+            result.append((f"    {target} = torch.flatten({args[0]}, 1)", ("out", (prod(self.nodes[node.inputs[0]].shape),))))
+            args = [target]
+        before = self._shape(u.inputs[0])
+        result.append((f"{call}({', '.join(args)})", ("out", shape if shape != before else None)))
+        return result
 
     def _shape(self, node_id: int):
         return slide_order(self.nodes[node_id].shape)
@@ -490,9 +669,9 @@ def _frozen(e: _Emitter, path: str, prefix: tuple = ()) -> list[str]:
             if e.graph.nodes[e.first_node[name]].frozen:
                 result.append(_attr("self", parts))
             continue
-        layers = [i for i in e.scopes[name].nodes if not _is_merge(e.graph.nodes[i])]
-        if layers and all(e.graph.nodes[i].frozen for i in layers):
+        scope = e.scopes[name]
+        if scope.layers and scope.frozen == scope.layers:
             result.append(_attr("self", parts))
-        elif any(e.graph.nodes[i].frozen for i in layers):
+        elif scope.frozen:
             result += _frozen(e, name, parts)
     return result
