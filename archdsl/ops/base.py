@@ -63,8 +63,16 @@ class Op:
         return prod(out)
 
     def window(self, r: dict, ins: list[tuple], out: tuple):
-        """Receptive-field rule: None (elementwise), ("window", k_eff, s), ("transposed", k_eff, s),
-        ("resample", factor, taps) or ("global",). See passes/receptive_field.py."""
+        """Receptive-field rule: which positions of its input each output position reads.
+
+        None: output position o reads input position o (elementwise layers, merges). Otherwise one
+        rule (Q, E, reads, first, last) per spatial dimension of the input: output o = q*Q + j
+        reads input positions q*E + a + t*step for t < count, where (a, step, count) = reads(j)
+        for 0 <= j < Q (step >= 0; count 0: it reads nothing). Padding makes positions negative.
+        `first` and `last` bound what any output o reads: first <= (a position it reads) - o*E/Q
+        <= last; where Q = 1 they are exactly its first and last position (ints). Q = 0: the
+        layer mixes all E positions of its input (fc, flatten, global pooling), reads None.
+        passes/receptive_field.py composes these rules."""
         return None
 
     def describe(self, r: dict, brief: bool = False) -> str:

@@ -102,8 +102,13 @@ class Conv(Op):
         return prod(out) if r["bias"] else 0
 
     def window(self, r, ins, out):
-        k_eff = tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"]))
-        return ("window", k_eff, r["stride"])
+        """Output o reads input o*s - p + t*d, t < k (PyTorch's `padding="same"` pads d(k-1)//2
+        before, the rest after)."""
+        pads = r["padding"]
+        if pads == "same":
+            pads = tuple(d * (k - 1) // 2 for k, d in zip(r["kernel_size"], r["dilation"]))
+        return tuple((1, s, lambda j, taps=(-p, d, k): taps, -p, (k - 1) * d - p)
+                     for k, s, p, d in zip(r["kernel_size"], r["stride"], pads, r["dilation"]))
 
     def describe(self, r, brief=False):
         text = f"{self.name} {r['out_channels']} {fmt_size(r['kernel_size'])}"
@@ -155,5 +160,24 @@ class ConvTranspose(Conv):
         return prod(ins[0]) * (r["out_channels"] // r["groups"]) * prod(r["kernel_size"])
 
     def window(self, r, ins, out):
-        k_eff = tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"]))
-        return ("transposed", k_eff, r["stride"])
+        """Input i adds into outputs i*s - p + t*d, t < k: output o = q*s + j reads q + (j + p - t*d)/s
+        for the taps t where s divides j + p - t*d: t = t0, t0 + s/g, ... (g = gcd(s, d)), none
+        when g does not divide j + p. Output padding only adds outputs at the end."""
+        from fractions import Fraction
+        from math import gcd
+
+        rules = []
+        for k, s, p, d in zip(r["kernel_size"], r["stride"], r["padding"], r["dilation"]):
+            g = gcd(s, d)
+            inverse = pow(d // g, -1, s // g)  # t*d = j + p (mod s) <=> t = t0 (mod s/g)
+
+            def reads(j, k=k, s=s, p=p, d=d, g=g, inverse=inverse):
+                t0 = (j + p) // g * inverse % (s // g)
+                if (j + p) % g or t0 >= k:
+                    return (0, 1, 0)
+                count = (k - 1 - t0) // (s // g) + 1
+                return ((j + p - (t0 + (count - 1) * (s // g)) * d) // s, d // g, count)
+
+            rules.append((s, 1, reads, Fraction(p - (k - 1) * d, s), Fraction(p, s)) if s > 1
+                         else (1, 1, reads, p - (k - 1) * d, p))
+        return tuple(rules)

@@ -39,7 +39,8 @@ class Linear(Op):
         return r["out_features"] if r["bias"] else 0
 
     def window(self, r, ins, out):
-        return ("global",)
+        """Every output reads every input position (a flat input has none left to mix)."""
+        return None if len(ins[0]) == 1 else tuple((0, n, None, 0, n - 1) for n in ins[0][1:])
 
     def describe(self, r, brief=False):
         return f"fc {r['out_features']}" + ("" if r["bias"] or brief else " bias=no")
@@ -59,4 +60,5 @@ class Flatten(Op):
         return 0
 
     def window(self, r, ins, out):
-        return ("global",)
+        """Every output reads every input position (a flat input has none left to mix)."""
+        return None if len(ins[0]) == 1 else tuple((0, n, None, 0, n - 1) for n in ins[0][1:])

@@ -78,8 +78,32 @@ class Upsample(Op):
         return 0 if r["mode"] == "nearest" else 2 ** r["dims"] * prod(out)  # one weight per neighbour
 
     def window(self, r, ins, out):
-        factors = tuple(Fraction(o, n) for o, n in zip(out[1:], ins[0][1:]))
-        return ("resample", factors, 1 if r["mode"] == "nearest" else 2)
+        """PyTorch's source position of output o, n inputs to m outputs per dimension: nearest
+        reads floor(o*n/m); the linear modes read floor(src) and floor(src) + 1, where
+        src = (o + 1/2)*n/m - 1/2, or o*(n - 1)/(m - 1) with align_corners (only floor(src) where
+        src is whole: the other weight is 0). PyTorch computes src in floating point, which can
+        differ at a whole number: see docs/conventions.md, "Receptive field"."""
+        from math import gcd
+
+        rules = []
+        for n, m in zip(ins[0][1:], out[1:]):
+            if r["mode"] == "nearest":
+                a, b, c, taps = n, 0, m, 1  # src = (a*o + b)/c
+            elif not r["align_corners"]:
+                a, b, c, taps = 2 * n, n - m, 2 * m, 2
+            else:
+                a, b, c, taps = (n - 1, 0, m - 1, 2) if m > 1 else (0, 0, 1, 2)
+            g = gcd(a, c)  # src repeats every c/g outputs, a/g inputs further
+
+            def reads(j, a=a, b=b, c=c, taps=taps):
+                return ((a * j + b) // c, 1, 1 if taps == 1 or (a * j + b) % c == 0 else 2)
+
+            if c // g == 1:
+                start, _, count = reads(0)
+                rules.append((1, a // g, reads, start, start + count - 1))
+            else:  # floor(src) >= src - (c - 1)/c
+                rules.append((c // g, a // g, reads, Fraction(b - c + 1, c), Fraction(b, c) + taps - 1))
+        return tuple(rules)
 
     def describe(self, r, brief=False):
         how = fmt_compact(r["scale_factor"]) if r["scale_factor"] else f"size={fmt_size(r['size'])}"
@@ -125,6 +149,10 @@ class Crop(Op):
 
     def other_ops(self, r, ins, out):
         return 0
+
+    def window(self, r, ins, out):
+        """Output o is input o + offset: a crop shifts positions (it matters where branches merge)."""
+        return tuple((1, 1, lambda j, taps=(a, 1, 1): taps, a, a) for a in r["offset"])
 
     def describe(self, r, brief=False):
         return f"crop {fmt_size(r['size'])}"

@@ -52,7 +52,9 @@ class MaxPool(Op):
         return prod(out) * prod(r["kernel_size"])
 
     def window(self, r, ins, out):
-        return ("window", tuple(d * (k - 1) + 1 for k, d in zip(r["kernel_size"], r["dilation"])), r["stride"])
+        """Output o reads input o*s - p + t*d, t < k (average pooling: d = 1)."""
+        return tuple((1, s, lambda j, taps=(-p, d, k): taps, -p, (k - 1) * d - p)
+                     for k, s, p, d in zip(r["kernel_size"], r["stride"], r["padding"], r["dilation"]))
 
     def describe(self, r, brief=False):
         text = f"{self.name} {fmt_size(r['kernel_size'])}"
@@ -96,7 +98,26 @@ class AdaptiveAvgPool(Op):
         return prod(ins[0])
 
     def window(self, r, ins, out):
-        return ("adaptive", tuple(ins[0][1:]), r["output_size"])
+        """PyTorch's windows: of n inputs, output o of m reads [floor(o*n/m), ceil((o+1)*n/m)); they
+        repeat every m/g outputs, n/g inputs further (g = gcd(n, m)). To size 1: the whole input."""
+        from fractions import Fraction
+        from math import gcd
+
+        rules = []
+        for n, m in zip(ins[0][1:], r["output_size"]):
+            if m == 1:
+                rules.append((0, n, None, 0, n - 1))
+                continue
+            Q = m // gcd(n, m)
+
+            def reads(j, n=n, m=m):
+                start = j * n // m
+                return (start, 1, -(-(j + 1) * n // m) - start)
+
+            # floor(o*n/m) >= o*n/m - (Q - 1)/Q, ceil((o + 1)*n/m) - 1 <= o*n/m + n/m - 1 + (Q - 1)/Q
+            rules.append((Q, n // gcd(n, m), reads, Fraction(1 - Q, Q), Fraction(n, m) - Fraction(1, Q)) if Q > 1
+                         else (1, n // m, reads, 0, n // m - 1))
+        return tuple(rules)
 
     def describe(self, r, brief=False):
         return f"{self.name} {fmt_size(r['output_size'])}"
