@@ -36,6 +36,7 @@ floor(b - a) + 1, never less than the exact one.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from math import ceil, floor, gcd
 
 from ..ir import Graph
@@ -47,6 +48,7 @@ WORK = 1 << 22  # interval evaluations one analysis may spend outside the closed
 Map = tuple  # (P, D, lo, hi) exact, or (0, J, a, b) a bound; see the module docstring
 Field = tuple  # one Map per spatial dimension of the network input
 _INPUT = (1, 1, (0,), (0,))
+_INF = float("inf")
 
 
 def receptive_fields(graph: Graph, shapes: list[tuple], resolved: list[dict]) -> list[Field | None]:
@@ -90,24 +92,61 @@ def _through(m: Map, rule: tuple, budget: list) -> Map:
     period = Q * (P // g)
     if Q > MAX_PERIOD or period > MAX_PERIOD:
         return _bound_through(_bound(m), rule)
+    if Q == 1:  # a window layer on a pattern of several phases: slices of one list of positions
+        start, step, count = reads(0)
+        span = min(count, P // gcd(P, step)) if step else 1
+        x1 = (period - 1) * E + (count - 1) * step  # relative to start
+        if count and step and x1 <= 4 * period * span + 64 and period * (2 * span + 2) + x1 < budget[0]:
+            budget[0] -= period * (2 * span + 2) + x1
+            ext_lo = [_INF if lo[x % P] is None else lo[x % P] + x // P * D for x in range(start, start + x1 + 1)]
+            ext_hi = [-_INF if hi[x % P] is None else hi[x % P] + x // P * D for x in range(start, start + x1 + 1)]
+            tail = (count - span) * step
+            new_lo = [min(ext_lo[b:b + span * step:step]) for b in range(0, period * E, E)]
+            new_hi = [max(ext_hi[b + tail:b + count * step:step]) for b in range(0, period * E, E)]
+            if _INF in new_lo:
+                new_hi = [None if v == _INF else w for v, w in zip(new_lo, new_hi)]
+                new_lo = [None if v == _INF else v for v in new_lo]
+            return _reduced(period, (E // g) * D, new_lo, new_hi)
     taps = [reads(j) for j in range(Q)]
-    widest = max(count for _, _, count in taps)
-    cost = period * (2 * min(widest, P) + 2)
+    read = [tap for tap in taps if tap[2]]
+    if not read:
+        return _reduced(period, (E // g) * D, [None] * period, [None] * period)
+    # lo(x + P) = lo(x) + D >= lo(x): along a progression of positions the pattern of residues
+    # repeats every P/gcd(P, step) terms, so the least lo is among the first `span` ones and the
+    # largest hi among the last `span`
+    spans = [min(c, P // gcd(P, st)) if st else 1 for _, st, c in taps]
+    x0 = min(a for a, _, _ in read)  # the input positions the period's outputs read: x0 ... x1
+    x1 = (period // Q - 1) * E + max(a + (c - 1) * st for a, st, c in read)
+    dense = x1 - x0 <= 4 * period * max(spans) + 64
+    cost = period * (2 * max(spans) + 2) + (x1 - x0 + 1 if dense else 0)
     if cost > budget[0]:
         return _bound_through(_bound(m), rule)
     budget[0] -= cost
     new_lo: list = [None] * period
     new_hi: list = [None] * period
-    for o in range(period):
+    if dense:  # what each of x0 ... x1 depends on, as two lists: min/max over slices are C loops
+        ext_lo = [_INF if lo[x % P] is None else lo[x % P] + x // P * D for x in range(x0, x1 + 1)]
+        ext_hi = [-_INF if hi[x % P] is None else hi[x % P] + x // P * D for x in range(x0, x1 + 1)]
+        for o in range(period):
+            q, j = divmod(o, Q)
+            start, step, count = taps[j]
+            if not count:
+                continue
+            base, span = q * E + start - x0, spans[j]
+            if count == 1 or not step:
+                v, w = ext_lo[base], ext_hi[base]
+            else:
+                v = min(ext_lo[base:base + span * step:step])
+                w = max(ext_hi[base + (count - span) * step:base + count * step:step])
+            if v != _INF:
+                new_lo[o], new_hi[o] = v, w
+        return _reduced(period, (E // g) * D, new_lo, new_hi)
+    for o in range(period):  # sparse (a large stride): position by position
         q, j = divmod(o, Q)
         start, step, count = taps[j]
         if not count:
             continue
-        base = q * E + start
-        # lo(x + P) = lo(x) + D >= lo(x): along the progression the pattern of residues repeats
-        # every P/gcd(P, step) terms, so the least lo is among the first ones and the largest hi
-        # among the last ones
-        span = min(count, P // gcd(P, step) if step else 1)
+        base, span = q * E + start, spans[j]
         best = None
         for t in range(span):
             q2, i = divmod(base + t * step, P)
@@ -220,6 +259,7 @@ def _same(a, b, shift) -> bool:
     return b is None if a is None else b is not None and b == a + shift
 
 
+@lru_cache(maxsize=None)
 def _primes(n: int) -> list[int]:
     out, f = [], 2
     while f * f <= n:
