@@ -31,6 +31,7 @@ class Row:
     figures: dict = field(default_factory=dict)
     inplace: bool = False
     layers: int = 1  # how many layers the row stands for (more than one when collapsed)
+    file: str = ""  # the spec file that wrote the layer (a `use`d file's layers name it), as errors name it
 
     def __getattr__(self, key: str):
         try:
@@ -68,6 +69,55 @@ class Analysis:
     def layers(self) -> tuple[Row, ...]:
         return self.rows[1:]
 
+    # ---- for people and notebooks: the reports of report/, as text, Markdown, HTML and dicts -----
+    def __repr__(self) -> str:
+        t = self.totals
+        depth = "" if self.depth is None else f", depth {self.depth}"
+        return (f"<Analysis {self.network}: {t['layers']:,} layers, {t['params']:,} params, {t['macs']:,} MACs "
+                f"(batch {self.batch}, {self.dtype}{depth})>")
+
+    def __str__(self) -> str:
+        """The table `archdsl analyze` writes to a file or a pipe: every column in full, no colour."""
+        import io
+
+        from rich.console import Console
+
+        from .report.table import render_table
+
+        # a console as wide as any table (the table never pads to it), not a terminal: no colour
+        console = Console(file=io.StringIO(), width=10_000, highlight=False, color_system=None,
+                          force_terminal=False, force_jupyter=False, force_interactive=False)
+        render_table(self, console)
+        return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
+
+    def _repr_markdown_(self) -> str:
+        from .report.formats import to_markdown
+
+        return to_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from .report.formats import to_html
+
+        return to_html(self)
+
+    def to_dict(self) -> dict:
+        """The `--format json` document (schema archdsl.analysis/1) as plain dicts, lists and numbers."""
+        from .report.formats import to_dict
+
+        return to_dict(self)
+
+    def to_json(self) -> str:
+        """What `archdsl analyze --format json` prints."""
+        from .report.formats import to_json
+
+        return to_json(self)
+
+    def to_csv(self) -> str:
+        """What `archdsl analyze --format csv` prints."""
+        from .report.formats import to_csv
+
+        return to_csv(self)
+
 
 def analyze(graph: Graph, batch: int = 1, dtype: str = "float32") -> Analysis:
     """The rows and totals of `graph` (analysed here if it is not yet) for a batch and dtype."""
@@ -88,6 +138,7 @@ def analyze(graph: Graph, batch: int = 1, dtype: str = "float32") -> Analysis:
             op=node.op,
             description=OPS[node.op].describe(node.resolved) if node.op != "input" else "input",
             line=node.span.line,
+            file=node.span.source.path,
             output_shape=node.shape,
             receptive_field=None if rf is None else (tuple(rf_sizes(rf)), tuple(rf_strides(rf))),
             figures=figures,
@@ -125,7 +176,7 @@ def collapse(analysis: Analysis, graph: Graph | None = None, depth: int = 1) -> 
             else:
                 group = graph.groups[key]
                 merged[key] = replace(row, name=key, op=group.kind, description=group.label, line=group.span.line,
-                                      inplace=False)
+                                      file=group.span.source.path, inplace=False)
             continue
         prev = merged[key]
         merged[key] = replace(prev, output_shape=row.output_shape, receptive_field=row.receptive_field,

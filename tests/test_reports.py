@@ -20,8 +20,9 @@ def run(*args):
     return result.output
 
 
-def test_json_matches_golden():
-    assert json.loads(run(SPECS / "lenet5.arch", "--format", "json")) == json.loads((GOLDEN / "lenet5.json").read_text())
+def test_json_matches_golden(monkeypatch):
+    monkeypatch.chdir(ROOT)  # "file" is the path as given (tests/golden/regen.py gives this one)
+    assert json.loads(run("specs/lenet5.arch", "--format", "json")) == json.loads((GOLDEN / "lenet5.json").read_text())
 
 
 def test_table_matches_golden():
@@ -88,3 +89,35 @@ def test_set_on_the_command_line():
     doc = json.loads(run(SPECS / "resnet18.arch", "--format", "json", "--set", "classes=10"))
     assert doc["layers"][-1]["output_shape"] == [10]
     assert doc["totals"]["params"] == 11_689_512 - 512 * 990 - 990  # torchvision's count less 990 classes
+
+
+def test_json_and_csv_name_the_file_of_every_layer(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "blocks.arch").write_text("def block(c) {\n  conv c 3x3 pad=1\n  relu\n}\n")
+    spec = tmp_path / "net.arch"
+    spec.write_text('use "lib/blocks.arch"\ninput 8x8x3\nb1: block 4\nfc 2\n')
+    doc = json.loads(run(spec, "--format", "json"))
+    lib = [r for r in doc["layers"] if r["name"].startswith("b1.")]
+    assert [(r["file"].replace("\\", "/").endswith("lib/blocks.arch"), r["line"]) for r in lib] == [(True, 2), (True, 3)]
+    assert doc["layers"][-1]["file"] == str(spec) and doc["layers"][-1]["line"] == 4
+    rows = list(csv.DictReader(io.StringIO(run(spec, "--format", "csv"))))
+    assert list(rows[0])[:5] == ["name", "op", "description", "line", "output_shape"]  # columns keep their places
+    assert list(rows[0])[-1] == "file"
+    assert [(r["name"], r["file"] == str(spec), r["line"]) for r in rows] == [
+        ("input", True, "2"), ("b1.0", False, "2"), ("b1.1", False, "3"), ("1", True, "4")]
+    # a folded block is the call's: in the spec's file, on the call's line
+    folded = json.loads(run(spec, "--format", "json", "--depth", "1"))
+    assert [(r["name"], r["file"] == str(spec), r["line"]) for r in folded["layers"]] == [("b1", True, 3), ("1", True, 4)]
+
+
+def test_markdown_title_has_the_depth_and_in_place_layers_say_so():
+    md = run(SPECS / "resnet18.arch", "--format", "markdown", "--depth", "1", "--batch", "2")
+    assert md.startswith("### resnet18 (batch 2, float32, depth 1)\n")
+    assert run(SPECS / "resnet18.arch", "--format", "markdown").startswith("### resnet18 (batch 1, float32)\n")
+    relu = next(line for line in md.splitlines() if line.startswith("| relu |"))
+    assert relu.split(" | ")[-2] == "in place"
+    table = next(line for line in run(SPECS / "resnet18.arch", "--depth", "1").splitlines() if line.startswith("relu "))
+    assert "in place" in table
+    full = run(SPECS / "resnet18.arch", "--format", "markdown")
+    assert "| layer1.0.relu | `relu` | 56x56x64 | 0 | 0 | in place |" in full
+    assert "| layer1.0.bn1 | `bn` | 56x56x64 | 128 | 0 | 200.7K |" in full  # not in place: counted

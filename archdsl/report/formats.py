@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 
@@ -16,6 +17,7 @@ def row_dict(row: Row) -> dict:
         "name": row.name,
         "op": row.op,
         "description": row.description,
+        "file": row.file,
         "line": row.line,
         "output_shape": list(row.output_shape),
         **row.figures,
@@ -27,7 +29,8 @@ def row_dict(row: Row) -> dict:
     return out
 
 
-def to_json(a: Analysis) -> str:
+def to_dict(a: Analysis) -> dict:
+    """The JSON document as plain Python (`Analysis.to_dict()`)."""
     doc = {
         "schema": SCHEMA,
         "network": a.network,
@@ -42,6 +45,11 @@ def to_json(a: Analysis) -> str:
     }
     if a.depth is not None:
         doc["depth"] = a.depth
+    return doc
+
+
+def to_json(a: Analysis) -> str:
+    doc = to_dict(a)
     # one layer per line: readable, and every piece goes through json's fast C encoder
     # (indent= turns it off: 6x slower on 10,000 layers)
     fields = []
@@ -53,7 +61,8 @@ def to_json(a: Analysis) -> str:
     return "{\n" + ",\n".join(fields) + "\n}"
 
 
-CSV_FIELDS = ("name", "op", "description", "line", "output_shape", *(f.name for f in FIGURES), "rf_size", "rf_stride")
+CSV_FIELDS = ("name", "op", "description", "line", "output_shape", *(f.name for f in FIGURES), "rf_size", "rf_stride",
+              "file")  # file last: the columns before it keep their places
 
 
 def _flat(row: Row) -> dict:
@@ -74,23 +83,55 @@ def to_csv(a: Analysis) -> str:
     return buf.getvalue()
 
 
+def _title(a: Analysis) -> str:
+    return f"{a.network} (batch {a.batch}, {a.dtype}{'' if a.depth is None else f', depth {a.depth}'})"
+
+
+def _cells(r: Row) -> list[str]:
+    """A row's figures as Markdown and HTML write them; an activation computed in place says so, as the table does."""
+    from .table import human
+
+    return ["in place" if f.style == "activations" and r.inplace and not r.figures[f.name] else
+            f"{r.figures[f.name]:,}" if f.style in ("count", "params") else human(r.figures[f.name]) for f in COLUMNS]
+
+
+def _summary(a: Analysis) -> str:
+    t = a.totals
+    return (f"{t['params']:,} parameters ({t['trainable_params']:,} trainable), {t['macs']:,} MACs "
+            f"({t['flops']:,} FLOPs), {t['activations']:,} activations ({t['activation_bytes'] / 1e6:.1f} MB).")
+
+
 def to_markdown(a: Analysis) -> str:
-    from .table import human, rf_text, shape_text
+    from .table import rf_text, shape_text
 
     lines = [
-        f"### {a.network} (batch {a.batch}, {a.dtype})",
+        f"### {_title(a)}",
         "",
         "| name | layer | output | " + " | ".join(f.column for f in COLUMNS) + " | receptive field |",
         "|---|---|---|" + "--:|" * len(COLUMNS) + "---|",
     ]
     for r in a.rows:
-        cells = [f"{r.figures[f.name]:,}" if f.style in ("count", "params") else human(r.figures[f.name]) for f in COLUMNS]
-        lines.append(f"| {r.name} | `{r.description}` | {shape_text(r.output_shape)} | {' | '.join(cells)} | "
+        lines.append(f"| {r.name} | `{r.description}` | {shape_text(r.output_shape)} | {' | '.join(_cells(r))} | "
                      f"{rf_text(r.receptive_field)} |")
-    t = a.totals
-    lines += ["", f"**Total:** {t['params']:,} parameters ({t['trainable_params']:,} trainable), {t['macs']:,} MACs "
-              f"({t['flops']:,} FLOPs), {t['activations']:,} activations ({t['activation_bytes'] / 1e6:.1f} MB)."]
+    lines += ["", f"**Total:** {_summary(a)}"]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["to_json", "to_csv", "to_markdown"]
+def to_html(a: Analysis) -> str:
+    """The Markdown table as HTML (`Analysis._repr_html_`, for Jupyter)."""
+    from .table import rf_text, shape_text
+
+    e = html.escape
+    right = ' style="text-align:right"'
+    head = "".join(f"<th>{e(c)}</th>" for c in ("name", "layer", "output")) + \
+        "".join(f"<th{right}>{e(f.column)}</th>" for f in COLUMNS) + "<th>receptive field</th>"
+    body = []
+    for r in a.rows:
+        cells = "".join(f"<td{right}>{e(c)}</td>" for c in _cells(r))
+        body.append(f"<tr><td>{e(r.name)}</td><td><code>{e(r.description)}</code></td><td>{e(shape_text(r.output_shape))}</td>"
+                    f"{cells}<td>{e(rf_text(r.receptive_field))}</td></tr>")
+    return (f"<div><b>{e(_title(a))}</b><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) +
+            f"\n</tbody></table><p><b>Total:</b> {e(_summary(a))}</p></div>\n")
+
+
+__all__ = ["to_dict", "to_json", "to_csv", "to_markdown", "to_html"]
