@@ -15,11 +15,13 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 
 
 @dataclass(frozen=True, slots=True)
 class Counted:
-    """What a figure's rule sees: the node, its op, its input shapes."""
+    """What a figure's rule sees: the node, its op, its input shapes, whether its (first) input
+    is a strided view."""
 
     node: object
     op: object
     ins: list
+    strided_input: bool = False
 
     @property
     def resolved(self) -> dict:
@@ -46,7 +48,9 @@ def _params(c: Counted) -> int:
 
 
 def _activations(c: Counted) -> int:
-    return prod(c.out) if c.op.creates_output and not c.node.inplace else 0
+    own = prod(c.out) if c.op.creates_output and not c.node.inplace else 0
+    copy = prod(c.ins[0]) if c.op.copies_strided_input and c.strided_input else 0  # a crop's slice, copied
+    return own + copy
 
 
 FIGURES: tuple[Figure, ...] = (
@@ -76,10 +80,10 @@ TOTALS: tuple[Total, ...] = (
 )
 
 
-def count(node, op, ins: list) -> dict:
+def count(node, op, ins: list, strided_input: bool = False) -> dict:
     """A node's figures for one sample, in the registry's order."""
     node.figures = {}
-    c = Counted(node, op, ins)
+    c = Counted(node, op, ins, strided_input)
     for figure in FIGURES:
         node.figures[figure.name] = figure.count(c)
     return node.figures

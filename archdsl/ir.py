@@ -32,6 +32,7 @@ class Node:
     shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
     resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)
     inplace: bool = False  # overwrites its first input (passes/inplace.py)
+    strided: bool = False  # its output is a non-contiguous view (passes/inplace.py)
     rf: object = None  # receptive field (passes/receptive_field.py)
     figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
 
@@ -139,7 +140,7 @@ class Graph:
                 need(isinstance(node.shape, tuple) and all(isinstance(v, int) and v > 0 for v in node.shape),
                      f"{node.name}: shape {node.shape}")
                 need(isinstance(node.resolved, dict), f"{node.name}: no resolved attributes")
-            if "inplace" in done:
+            if "storage" in done:
                 need(not node.inplace or op.inplace, f"{node.name}: {node.op} cannot run in place")
             if "figures" in done:
                 need(set(node.figures) == {f.name for f in FIGURES}, f"{node.name}: figures {sorted(node.figures)}")

@@ -376,10 +376,9 @@ def draw_program(data, rank: int, length: int):
         kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else [])
         if after_input:
             kind_pool = [k for k in kind_pool if k not in INPLACE]
-        if after_crop:
-            # ARCHDSL DEFECT: flatten, fc (which flattens) and groupnorm (`.contiguous()`) copy a
-            # crop's view before they read it, and archdsl counts no copy: `input 8x8x3`, `conv 4 3`,
-            # `crop 4`, `flatten` allocates 64 elements where archdsl counts 0. Not drawn until fixed.
+        if after_crop and cur[0] == 1:
+            # at batch 1 PyTorch calls some slices of a one-channel map contiguous and copies
+            # nothing; archdsl counts the copy as at every larger batch (docs/conventions.md)
             kind_pool = [k for k in kind_pool if k not in ("flatten", "fc", "groupnorm")] or ["identity"]
         d = draw_layer(data, cur, kind_pool)
         if d["kind"] in ("concat", "add"):

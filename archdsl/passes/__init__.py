@@ -9,7 +9,7 @@ from typing import Callable, NamedTuple
 
 from ..ir import Graph
 from .figures import count_figures
-from .inplace import mark_in_place
+from .inplace import storage
 from .receptive_field import receptive_fields
 from .shapes import infer_shapes
 
@@ -29,7 +29,7 @@ class Pass(NamedTuple):
 
 PASSES: tuple[Pass, ...] = (
     Pass("shapes", infer_shapes, "node.shape, node.resolved, graph.warnings"),
-    Pass("inplace", mark_in_place, "node.inplace"),
+    Pass("storage", storage, "node.inplace, node.strided"),
     Pass("figures", count_figures, "node.figures"),
     Pass("receptive_field", annotate_receptive_fields, "node.rf"),
 )

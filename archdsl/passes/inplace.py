@@ -1,4 +1,4 @@
-"""Which in-place-capable layers (activations, and `add` into its first branch) really run in place."""
+"""Storage: which layers run in place, and which outputs are strided views (a crop's slice)."""
 from __future__ import annotations
 
 from ..ir import Graph
@@ -29,3 +29,25 @@ def mark_in_place(graph: Graph) -> None:
                 break
             nxt, cur = cur, prev.inputs[0]
         node.inplace = safe
+
+
+def mark_strided(graph: Graph) -> None:
+    """A crop returns a slice of its input, which is not contiguous; views and in-place layers
+    keep their input's layout; every other layer writes a new, contiguous tensor. A layer whose
+    op `copies_strided_input` (flatten, fc's flatten, groupnorm) then copies its input first."""
+    nodes = graph.nodes
+    for node in nodes:
+        op = OPS[node.op]
+        if not node.inputs:
+            node.strided = False
+        elif op.strided_output is not None:
+            node.strided = op.strided_output(node.resolved, nodes[node.inputs[0]].shape) or nodes[node.inputs[0]].strided
+        elif node.inplace or not (op.creates_output or op.copies_strided_input):
+            node.strided = nodes[node.inputs[0]].strided
+        else:
+            node.strided = False
+
+
+def storage(graph: Graph) -> None:
+    mark_in_place(graph)
+    mark_strided(graph)
