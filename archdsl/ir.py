@@ -60,13 +60,6 @@ class Hierarchy:
 
     node_parent: list[str]  # by node id
     group_parent: dict[str, str]
-    members: dict[str, list[int]]  # every node id in a group's subtree, in order ("" included)
-
-    def ancestors(self, path: str):
-        """The groups above `path`, innermost first, ending with ""."""
-        while path:
-            path = self.group_parent[path]
-            yield path
 
 
 @dataclass(slots=True)
@@ -104,15 +97,7 @@ class Graph:
                 return ""
 
             group_parent = {path: parent(path) for path in self.groups}
-            node_parent = [parent(node.name) for node in self.nodes]
-            members: dict[str, list[int]] = {"": [], **{path: [] for path in self.groups}}
-            for node in self.nodes:
-                path = node_parent[node.id]
-                members[path].append(node.id)
-                while path:
-                    path = group_parent[path]
-                    members[path].append(node.id)
-            self._hierarchy = Hierarchy(node_parent, group_parent, members)
+            self._hierarchy = Hierarchy([parent(node.name) for node in self.nodes], group_parent)
         return self._hierarchy
 
     def lint(self) -> None:
