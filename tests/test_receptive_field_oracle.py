@@ -543,6 +543,14 @@ def test_fixed_chains(name):
     assert check_chain((1, 24), FIXED[name]) > 5
 
 
+def test_upsampling_to_one_position():
+    """align_corners to one output: src = 0 for every output (PyTorch's scale is 0), stride 0."""
+    items = [upsample(scale=(2,)), upsample(size=(1,), mode="linear", align=True)]
+    field, row = field_of(spec_text((1, 20), items))
+    assert row.receptive_field == ((1,), (0,))
+    assert check_chain((1, 20), items) == 1
+
+
 @pytest.mark.slow
 @SLOW
 @given(chains(dims=1, max_items=10))

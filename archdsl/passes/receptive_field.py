@@ -100,9 +100,9 @@ def _through(m: Map, rule: tuple, budget: list) -> Map:
             budget[0] -= period * (2 * span + 2) + x1
             ext_lo = [_INF if lo[x % P] is None else lo[x % P] + x // P * D for x in range(start, start + x1 + 1)]
             ext_hi = [-_INF if hi[x % P] is None else hi[x % P] + x // P * D for x in range(start, start + x1 + 1)]
-            tail = (count - span) * step
-            new_lo = [min(ext_lo[b:b + span * step:step]) for b in range(0, period * E, E)]
-            new_hi = [max(ext_hi[b + tail:b + count * step:step]) for b in range(0, period * E, E)]
+            tail, bases = (count - span) * step, [o * E for o in range(period)]
+            new_lo = [min(ext_lo[b:b + span * step:step]) for b in bases]
+            new_hi = [max(ext_hi[b + tail:b + count * step:step]) for b in bases]
             if _INF in new_lo:
                 new_hi = [None if v == _INF else w for v, w in zip(new_lo, new_hi)]
                 new_lo = [None if v == _INF else v for v in new_lo]
