@@ -46,7 +46,7 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
 
     gc.disable()  # a short run whose objects all live to the end: collecting them only costs time
     try:
-        net = load(spec if spec.endswith(".arch") or "\n" in spec else spec, set=_parse_sets(sets))
+        net = load(spec, set=_parse_sets(sets))
         result = net.analyze(batch=batch, dtype=dtype, depth=depth)
     except ArchError as err:
         _fail(err)
@@ -112,8 +112,8 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
               help="Fold batch norm into the layer before it and drop dropout (eval only).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 def build(spec, output, device, dtype, channels_last, check, weights, optimize, sets) -> None:
-    """Build SPEC as a PyTorch module and print a summary of it."""
-    from .network import load
+    """Build SPEC as a PyTorch module and print a summary of it (needs PyTorch: archdsl[torch])."""
+    from .network import load, torch_backend
 
     try:
         net = load(spec, set=_parse_sets(sets))
@@ -122,8 +122,7 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
             raise UsageError(f"-o {output}: write a .py (PyTorch source) or a .pt2 (torch.export) file")
         if optimize and device == "meta":
             raise UsageError("--optimize inference needs real weights: use --device cpu or cuda")
-        from .backends import torch as backend
-
+        backend = torch_backend()
         module = net.build(device=device, dtype=dtype, memory_format="channels_last" if channels_last else None)
         if weights:
             backend.load_weights(module, weights)
@@ -149,6 +148,27 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
         _fail(err)
     except OSError as err:
         _fail(UsageError(f"cannot read or write a file: {err}"))
+
+
+@main.command("list")
+def list_() -> None:
+    """The spec library: what each spec is, its input and parameters (`archdsl analyze NAME`)."""
+    import gc
+
+    from . import library
+
+    gc.disable()
+    try:
+        entries = library.entries()
+    except ArchError as err:
+        _fail(err)
+    width = max(len(e.name) for e in entries)
+    what = max(len(e.summary) for e in entries)
+    shape = max(len(e.input) for e in entries)
+    click.echo(f"{'name':<{width}}  {'what':<{what}}  {'input':>{shape}}  {'params':>11}")
+    for e in entries:
+        click.echo(f"{e.name:<{width}}  {e.summary:<{what}}  {e.input:>{shape}}  {e.params:>11,}")
+    click.echo(f"\n{len(entries)} specs in {library.directory()}: archdsl analyze NAME (or build, graph)")
 
 
 def _print_module(module, analysis, device: str, dtype: str) -> None:

@@ -1,0 +1,70 @@
+"""The spec library: the specs archdsl ships, by name (`archdsl analyze resnet50`, `archdsl list`).
+
+They live in the repository's `specs/` folder; a wheel installs the same files as
+`archdsl/specs/` (pyproject.toml maps the package `archdsl.specs` onto `specs/`). A library spec
+says what it is in the comment of its `network` line (`network vgg16  # VGG-16, ...`).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+_HERE = Path(__file__).resolve().parent
+_NETWORK_LINE = re.compile(r"^network\s+\S+\s*#\s*(.+?)\s*$", re.M)
+# A name the library could hold: no path separator, no spaces, nothing a spec's text would need.
+_BARE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def directory() -> Path:
+    """The folder of the library specs: archdsl/specs/ in an installed wheel, specs/ in a clone."""
+    installed = _HERE / "specs"
+    return installed if installed.is_dir() else _HERE.parent / "specs"
+
+
+def names() -> list[str]:
+    """Every library spec's name (its file name without `.arch`; `lib/` holds blocks, not specs)."""
+    folder = directory()
+    return sorted(p.stem for p in folder.glob("*.arch")) if folder.is_dir() else []
+
+
+def is_bare_name(spec: str) -> bool:
+    """True for `resnet50` or `resnet50.arch`: a word that could name a library spec."""
+    return bool(_BARE.match(spec))
+
+
+def find(name: str) -> Path | None:
+    """The file of the library spec `name` (`resnet50` or `resnet50.arch`), or None."""
+    if not is_bare_name(name):
+        return None
+    stem = name[: -len(".arch")] if name.endswith(".arch") else name
+    path = directory() / f"{stem}.arch"
+    return path if stem in names() else None
+
+
+def summary(text: str) -> str:
+    """What a spec is, from the comment on its `network` line ('' when it has none)."""
+    m = _NETWORK_LINE.search(text)
+    return m.group(1) if m else ""
+
+
+class Entry(NamedTuple):
+    name: str
+    summary: str
+    input: str  # in the spec's own notation, HxWxC
+    params: int
+
+
+def entries() -> list[Entry]:
+    """One entry per library spec, input and parameters computed by analysing it."""
+    from .network import load
+    from .ops.base import fmt_size, slide_order
+
+    out = []
+    for name in names():
+        path = directory() / f"{name}.arch"
+        net = load(path)
+        analysis = net.analyze()
+        out.append(Entry(name, summary(path.read_text(encoding="utf-8")), fmt_size(slide_order(analysis.input_shape)),
+                         analysis.totals["params"]))
+    return out
