@@ -90,7 +90,9 @@ def count(node, op, ins: list, strided_input: bool = False) -> dict:
 
 
 def scaled(figures: dict, batch: int) -> dict:
-    """One sample's figures for a batch."""
+    """One sample's figures for a batch (at batch 1 the node's own dictionary: read it only)."""
+    if batch == 1:
+        return figures
     return {f.name: figures[f.name] * batch if f.per_sample else figures[f.name] for f in FIGURES}
 
 
