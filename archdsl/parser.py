@@ -8,14 +8,22 @@ from __future__ import annotations
 import threading
 
 from ._lark_parser import (
+    BasicLexer,
+    CallChain,
+    ContextualLexer,
     Lark_StandAlone,
+    PatternRE,
+    PatternStr,
+    Scanner,
     Token,
     Transformer,
     UnexpectedCharacters,
     UnexpectedEOF,
     UnexpectedInput,
     UnexpectedToken,
+    UnlessCallback,
     VisitError,
+    _get_lexer_callbacks,
 )
 
 from . import ast as A
@@ -23,6 +31,86 @@ from .errors import LimitError, Source, Span, SyntaxErr
 from .limits import MAX_FILE_BYTES, MAX_INT, MAX_NESTING
 
 _LOCAL = threading.local()
+
+# Lark's contextual lexer has one scanner per set of terminals a parser state accepts: one regular
+# expression, the alternation of those terminals in priority order. A spec reaches a dozen such
+# sets and Python's `re` compiles each in pure Python (about half the time of a first parse of
+# ResNet-152, on every start). Here a scanner first tries the terminals one by one, in the same
+# order, with each terminal's own compiled expression (a handful, shared by all scanners): an
+# alternation matches its first alternative that matches, so the token is the same. After
+# LAZY_TOKENS tokens a scanner compiles Lark's alternation, which is faster per token.
+LAZY_TOKENS = 200
+_UNLESS: dict = {}  # (regexp terminal, string terminal) -> whether the string is a match of the regexp
+
+
+class _LazyScanner(Scanner):
+    def __init__(self, terminals, g_regex_flags, re_, use_bytes):
+        self.terminals, self.g_regex_flags, self.re_, self.use_bytes = terminals, g_regex_flags, re_, use_bytes
+        self.allowed_types = {t.name for t in terminals}
+        self._singles = [(re_.compile(t.pattern.to_regexp(), g_regex_flags).match, t.name) for t in terminals]
+        self._left = LAZY_TOKENS
+
+    def match(self, text, pos):
+        if self._left:
+            self._left -= 1
+            for match, name in self._singles:
+                m = match(text.text, pos, text.end)
+                if m:
+                    return m.group(0), name
+            return None
+        self._mres = self._build_mres(self.terminals, len(self.terminals))
+        self.match = super().match  # from now on, Lark's own
+        return self.match(text, pos)
+
+
+class _Keywords:
+    """What Lark's UnlessCallback asks of its scanner (`fullmatch`) for plain strings: a lookup."""
+
+    def __init__(self, terminals):
+        self._names = {}
+        for t in terminals:
+            self._names.setdefault(t.pattern.value, t.name)  # the first in Lark's order wins, as in its alternation
+
+    def fullmatch(self, text):
+        return self._names.get(text)
+
+
+class _LazyLexer(BasicLexer):
+    """Lark's BasicLexer (the contextual lexer's class for one parser state), building its scanner
+    as Lark's `_build_scanner` and `_create_unless` do, lazily (see LAZY_TOKENS)."""
+
+    def _build_scanner(self):
+        if self.use_bytes:
+            return super()._build_scanner()
+        regexps = [t for t in self.terminals if isinstance(t.pattern, PatternRE)]
+        strings = [t for t in self.terminals if isinstance(t.pattern, PatternStr)]
+        embedded, self.callback = set(), {}
+        for retok in regexps:
+            unless = []
+            for strtok in strings:
+                if strtok.priority != retok.priority:
+                    continue
+                key = (retok.name, strtok.name)
+                if key not in _UNLESS:
+                    m = self.re.match(retok.pattern.to_regexp(), strtok.pattern.value, self.g_regex_flags)
+                    _UNLESS[key] = bool(m) and m.group(0) == strtok.pattern.value
+                if _UNLESS[key]:
+                    unless.append(strtok)
+                    if strtok.pattern.flags <= retok.pattern.flags:
+                        embedded.add(strtok)
+            if unless:
+                plain = not any(t.pattern.flags for t in unless) and not self.g_regex_flags
+                scanner = _Keywords(unless) if plain else Scanner(unless, self.g_regex_flags, self.re, self.use_bytes)
+                self.callback[retok.name] = UnlessCallback(scanner)
+        for type_, f in self.user_callbacks.items():
+            if type_ in self.callback:
+                self.callback[type_] = CallChain(self.callback[type_], f, lambda t: t.type == type_)
+            else:
+                self.callback[type_] = f
+        return _LazyScanner([t for t in self.terminals if t not in embedded], self.g_regex_flags, self.re, self.use_bytes)
+
+
+ContextualLexer.BasicLexer = _LazyLexer  # Lark's hook for the class of its per-state lexers
 
 
 def _lark():
@@ -32,8 +120,28 @@ def _lark():
         return _LOCAL.parser, _LOCAL.transformer
     except AttributeError:
         transformer = _ToAst()
-        _LOCAL.parser, _LOCAL.transformer = Lark_StandAlone(transformer=transformer), transformer
+        _LOCAL.parser, _LOCAL.transformer = _new_parser(transformer), transformer
         return _LOCAL.parser, transformer
+
+
+def _new_parser(transformer):
+    """Lark_StandAlone(transformer=transformer), from its pickle (_lark_tables.py, written by
+    tools/make_parser.py: Lark's tables are not rebuilt on every start) where it loads."""
+    try:
+        import pickle
+
+        from ._lark_tables import PICKLE
+
+        lark = pickle.loads(PICKLE)
+        # what Lark._prepare_callbacks does with a transformer, in the dict the parser already holds
+        callbacks = lark._parse_tree_builder.create_callback(transformer)
+        callbacks.update(_get_lexer_callbacks(transformer, lark.terminals))
+        lark.options.transformer = transformer
+        lark._callbacks.clear()
+        lark._callbacks.update(callbacks)
+        return lark
+    except Exception:  # pragma: no cover - a missing or stale pickle: build from the tables
+        return Lark_StandAlone(transformer=transformer)
 
 
 def parse(text: str, path: str = "<spec>") -> A.Program:

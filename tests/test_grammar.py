@@ -31,6 +31,14 @@ def test_generated_parser_is_fresh():
     assert not stale, f"archdsl/_lark_parser.py is stale ({', '.join(stale)} differ): run `python tools/make_parser.py`"
 
 
+def test_pickled_parser_is_fresh():
+    """_lark_tables.py (the parser, pickled) records the digest of the _lark_parser.py it was built
+    from; tests/test_parser_load.py checks that it parses as Lark_StandAlone() does."""
+    tables = (ROOT / "archdsl" / "_lark_tables.py").read_text()
+    assert tables.startswith(_tool().tables_header()), \
+        "archdsl/_lark_tables.py is stale: run `python tools/make_parser.py`"
+
+
 def test_archdsl_runs_without_lark():
     """lark is a dependency of the tool and these tests only: archdsl imports the generated module."""
     code = ("import sys, archdsl; archdsl.load('input 8x8x3\\nconv 4 3x3\\n').analyze(); "
