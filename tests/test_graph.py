@@ -61,13 +61,23 @@ def parse_svg(text: str) -> dict:
         words = " ".join(words.replace("\xa0", " ").split())
         if kind[0] == "node":
             box = next(iter(g.iter(SVG + "text")))
-            nodes[title] = {"label": words, "class": kind[1:], "x": float(box.get("x")), "y": float(box.get("y")),
+            # x, y: the middle of the node's outline (its first text starts wherever its label does)
+            outline = next((e for e in g.iter() if e.tag in (SVG + "path", SVG + "polygon", SVG + "ellipse")), None)
+            if outline is None:  # a note (compact): its text
+                x, y = float(box.get("x")), float(box.get("y"))
+            elif outline.tag == SVG + "ellipse":
+                x, y = float(outline.get("cx")), float(outline.get("cy"))
+            else:
+                pts = [tuple(map(float, p.split(","))) for p in re.findall(r"-?[\d.]+,-?[\d.]+", outline.get("d") or outline.get("points"))]
+                x = (min(p[0] for p in pts) + max(p[0] for p in pts)) / 2
+                y = (min(p[1] for p in pts) + max(p[1] for p in pts)) / 2
+            nodes[title] = {"label": words, "class": kind[1:], "x": round(x, 1), "y": round(y, 1),
                             "fill": next((e.get("fill") for e in g.iter() if e.tag in (SVG + "path", SVG + "polygon", SVG + "ellipse")), None),
                             "shape": "ellipse" if g.find(f".//{SVG}ellipse") is not None else "box"}
         elif kind[0] == "edge":
-            src, dst = title.split("->")
+            src, dst = (end.split(":")[0] for end in title.split("->"))  # without the ports dot names
             edges.append((src, dst, tuple(kind[1:])))
-        elif kind[0] == "cluster":
+        elif kind[0] == "cluster" and "~" not in title:  # `~`: the layout's invisible boxes
             clusters[title.removeprefix("cluster_")] = words
     return {"nodes": nodes, "edges": edges, "clusters": clusters}
 
@@ -95,7 +105,7 @@ def test_nodes_edges_and_labels():
     # the issue's example: name, op with its key attributes, output shape (slide order)
     assert svg["nodes"]["stem.0"]["label"] == "0 conv 16 3x3 pad=1 32x32x16"
     assert svg["nodes"]["mix.b2.1"]["label"] == "1 conv 8 3x3 pad=1 32x32x8"
-    assert svg["nodes"]["fc"]["label"] == "fc fc 10 10"
+    assert svg["nodes"]["fc"]["label"] == "fc 10 10"  # named as its op: said once
     for row, node in zip(a.rows, net.graph.nodes):
         title = node.name if node.name in svg["nodes"] else None
         if title:
@@ -170,6 +180,224 @@ def test_stats_and_rankdir():
     assert chain == sorted(chain)
     tb = [plain["nodes"][n]["y"] for n in ("input", "stem.0", "pool", "fc")]
     assert tb == sorted(tb)  # SVG y grows downwards
+
+
+# --- issue 13: branch order, labels clear of edges, what labels say, the compact mode -----------
+
+
+def spec_svg(name: str, **options) -> dict:
+    return parse_svg(backend.svg(archdsl.load(SPECS / f"{name}.arch").analyze(), **options))
+
+
+def edge_path(svg_text: str, src: str, dst: str) -> list[tuple[float, float]]:
+    """The points of the drawn edge src -> dst (its spline's control points)."""
+    for g in ET.fromstring(svg_text).iter(SVG + "g"):
+        if (g.get("class") or "").startswith("edge"):
+            title = g.find(SVG + "title").text
+            if [end.split(":")[0] for end in title.split("->")] == [src, dst]:
+                d = g.find(SVG + "path").get("d")
+                return [tuple(map(float, p.split(","))) for p in re.findall(r"-?[\d.]+,-?[\d.]+", d)]
+    raise KeyError(f"{src}->{dst}")
+
+
+def x_halfway(points) -> float:
+    """Where an edge runs halfway down (TB): the x of its point nearest the middle height."""
+    middle = (points[0][1] + points[-1][1]) / 2
+    return min(points, key=lambda p: abs(p[1] - middle))[0]
+
+
+@needs_dot
+def test_branches_left_to_right_in_the_spec_order():
+    """docs/graph.md: branches are drawn left to right in the order the spec writes them (top to
+    bottom with --rankdir LR), read back from the SVG's coordinates."""
+    # ResNet-50: the residual branch first, the projection (`downsample`) or identity shortcut second
+    net = archdsl.load(SPECS / "resnet50.arch")
+    text = backend.svg(net.analyze())
+    svg = parse_svg(text)
+    nodes = svg["nodes"]
+    for stage, blocks in (("layer1", 3), ("layer2", 4), ("layer3", 6), ("layer4", 3)):
+        block = f"{stage}.0"
+        assert nodes[f"{block}.conv1"]["x"] < nodes[f"{block}.downsample.0"]["x"], block
+        for b in range(1, blocks):
+            block, before = f"{stage}.{b}", f"{stage}.{b - 1}.relu#3"
+            shortcut = edge_path(text, before, f"{block}.add")
+            for layer in ("conv1", "conv2", "conv3"):
+                assert x_halfway(shortcut) > nodes[f"{block}.{layer}"]["x"], (block, layer)
+    # GoogLeNet: the four branches of every inception module, at full depth and at --depth 2
+    for options, firsts in (({}, ("branch1.conv", "branch2.0.conv", "branch3.0.conv", "branch4.0")),
+                            ({"depth": 2}, ("branch1", "branch2", "branch3", "branch4"))):
+        nodes = spec_svg("googlenet", **options)["nodes"]
+        modules = sorted({n.split(".")[0] for n in nodes if n.startswith("inception")})
+        assert len(modules) == 9
+        for module in modules:
+            xs = [nodes[f"{module}.{first}"]["x"] for first in firsts]
+            assert xs == sorted(xs), (module, options, xs)
+    # U-Net: `concat { @skip -> crop size ; @up }`, the crop of the copied map into the concat from
+    # the left of the up-convolution (they sit ranks apart: their edges into the merge tell)
+    text = backend.svg(archdsl.load(SPECS / "unet.arch").analyze())
+    for level in ("dec1", "dec2", "dec3", "dec4"):
+        crop, up = (edge_path(text, f"{level}.{n}", f"{level}.concat") for n in ("1", "up"))
+        assert x_halfway(crop) < x_halfway(up), level
+    # left to right becomes top to bottom
+    for name, first, second in (("resnet50", "layer2.0.conv1", "layer2.0.downsample.0"),
+                                ("googlenet", "inception4a.branch1.conv", "inception4a.branch2.0.conv"),
+                                ("unet", "dec2.1", "dec2.up")):
+        nodes = spec_svg(name, rankdir="LR")["nodes"]
+        assert nodes[first]["y"] < nodes[second]["y"], name
+
+
+def label_boxes_and_edges(diagram) -> tuple[list, list]:
+    """dot's own measure (JSON output): each box label's text extent, each drawn edge's points."""
+    import json
+
+    layout = json.loads(diagram.pipe(format="json"))
+    names = {obj["_gvid"]: obj["name"] for obj in layout["objects"]}
+    boxes = []
+    for obj in layout["objects"]:
+        if not obj.get("name", "").startswith("cluster_"):
+            continue
+        size = 10.0
+        for op in obj.get("_ldraw_", ()):
+            if op["op"] == "F":
+                size = op["size"]
+            elif op["op"] == "T":
+                x, y = op["pt"]
+                left = x - {"l": 0, "c": op["width"] / 2, "r": op["width"]}[op["align"]]
+                boxes.append((obj["name"], left, left + op["width"], y - 0.2 * size, y + 0.75 * size))
+    paths = []
+    for edge in layout.get("edges", ()):
+        for op in edge.get("_draw_", ()):
+            if op["op"] == "b":
+                pts = op["points"]
+                for k in range(0, len(pts) - 3, 3):  # cubic Bezier pieces, sampled
+                    p0, p1, p2, p3 = pts[k:k + 4]
+                    for t in (i / 24 for i in range(25)):
+                        u = 1 - t
+                        paths.append((names[edge["tail"]], names[edge["head"]],
+                                      u ** 3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t ** 3 * p3[0],
+                                      u ** 3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t ** 3 * p3[1]))
+    return boxes, paths
+
+
+@needs_dot
+@pytest.mark.parametrize("name, options", [("resnet50", {}), ("googlenet", {}), ("googlenet", {"depth": 2}),
+                                           ("unet", {}), ("resnet18", {"stats": True}),
+                                           ("inception_v3", {}), ("densenet121", {"depth": 2}),
+                                           ("resnet50", {"compact": True}), ("googlenet", {"compact": True})])
+def test_edges_run_clear_of_box_labels(name, options):
+    """No edge crosses the text of a box's label (dot draws the label across the top of the box,
+    where the edges into it enter)."""
+    diagram = backend.build(archdsl.load(SPECS / f"{name}.arch").analyze(), **options)
+    boxes, points = label_boxes_and_edges(diagram)
+    assert boxes and points
+    crossing = {(box, tail, head) for box, x0, x1, y0, y1 in boxes for tail, head, x, y in points
+                if x0 + 1 < x < x1 - 1 and y0 + 1 < y < y1 - 1}
+    if name == "googlenet" and not options:
+        # at full depth the edge from a module's input to its first branch sweeps left across the
+        # corner of the second branch's box; only the edges into a box are kept clear of its label
+        crossing = {(box, tail, head) for box, tail, head in crossing
+                    if box.removeprefix("cluster_") in ".".join(head.split(".")[:-1])}
+    assert not crossing
+
+
+def test_block_labels_leave_out_the_called_blocks_defaults():
+    """A block that passes its parameters on (`bottleneck c /stride groups=groups
+    width_per_group=width_per_group`) no longer lists them at their defaults; the box labels of
+    the diagram and the --depth rows of `archdsl analyze` say the same."""
+    net = archdsl.load(SPECS / "resnet50.arch")
+    rows = {r.name: r.description for r in net.analyze(depth=2).rows}
+    assert rows["layer1.0"] == "bottleneck 64 down=yes"
+    assert rows["layer1.1"] == "bottleneck 64"
+    assert rows["layer2.0"] == "bottleneck 128 /2 down=yes"
+    assert {r.name: r.description for r in net.analyze(depth=1).rows}["layer3"] == "bottleneck_stage 256 blocks=6 /2"
+    assert net.graph.groups["layer2.0"].label == "bottleneck 128 /2 down=yes"
+    rows = {r.name: r.description for r in archdsl.load(SPECS / "resnext50_32x4d.arch").analyze(depth=2).rows}
+    assert rows["layer1.1"] == "bottleneck 64 groups=32 width_per_group=4"  # not the defaults: kept
+    spec = ("input 8x8x3\ndef f(a, b=1, c=2) { conv a 1 }\n"
+            "p: f 4 1 3\nq: f 4 1\nr: f 4 1 2\ns: f 4 c=2 b=5\nt: f 4 b=1\n")
+    rows = {r.name: r.description for r in archdsl.load(spec).analyze(depth=1).rows}
+    # a positional argument at its default stays where a later one needs its place
+    assert [rows[k] for k in "pqrst"] == ["f 4 1 3", "f 4", "f 4", "f 4 b=5", "f 4"]
+
+
+@needs_dot
+def test_node_names_said_once():
+    """A relu named by its position reads `relu`, not `2 relu`; a layer named as its op (`fc: fc
+    10`) reads `fc 10`; a layer with weights keeps its position, its state_dict name."""
+    nodes = spec_svg("googlenet")["nodes"]
+    assert nodes["conv1.2"]["label"] == "relu 112x112x64"
+    assert nodes["conv1.conv"]["label"] == "conv 64 7x7 /2 pad=3 112x112x64"
+    assert nodes["fc"]["label"] == "fc 1000 1000"
+    assert nodes["maxpool1"]["label"] == "maxpool1 maxpool 3x3 /2 ceil 56x56x64"
+    nodes = spec_svg("resnet50")["nodes"]
+    assert nodes["layer1.0.downsample.1"]["label"] == "1 bn 56x56x256"  # weights: the position stays
+    assert nodes["layer1.0.relu"]["label"] == "relu 56x56x64"
+    assert nodes["maxpool"]["label"] == "maxpool 3x3 /2 pad=1 56x56x64"
+    for node in nodes.values():
+        words = node["label"].split()
+        assert words[:2] != words[1:3] or not words[0].isalpha(), node["label"]  # no `relu relu`
+        assert not (words[0].isdigit() and words[1] in ("relu", "maxpool", "add", "concat")), node["label"]
+
+
+def svg_size(text: str) -> tuple[float, float]:
+    root = ET.fromstring(text)
+    return tuple(float(root.get(k).removesuffix("pt")) for k in ("width", "height"))
+
+
+@needs_dot
+def test_compact_resnet50_fits_a_screen():
+    """--compact folds batch norms and activations into the layer before them and wraps the
+    top level into columns: ResNet-50 at full depth goes from a strip ten screens tall to about
+    one screen, every layer still named."""
+    net = archdsl.load(SPECS / "resnet50.arch")
+    a = net.analyze()
+    full = backend.svg(a)
+    text = backend.svg(a, compact=True)
+    (w0, h0), (w1, h1) = svg_size(full), svg_size(text)
+    # points (1 pt = 4/3 px at 96 dpi): a strip 9 times as tall as it is wide becomes a landscape
+    # page, about 2700 x 1700 px, text at the same size
+    assert h0 > 6000 and h0 > 8 * w0
+    assert h1 < 1350 and w1 < 2150 and 1.2 < w1 / h1 < 2.2
+    svg = parse_svg(text)
+    nodes = svg["nodes"]
+    assert nodes["layer1.0.conv1"]["label"] == "conv1 conv 64 1x1 +bn +relu 56x56x64"
+    assert nodes["layer1.0.add"]["label"].startswith("add +relu")
+    assert nodes["layer1.0.downsample.0"]["label"].startswith("downsample.0 conv 256 1x1 +bn")  # its box held only it
+    assert nodes["conv1"]["label"].startswith("conv1 conv 64 7x7 /2 pad=3 +bn +relu")
+    # every layer is on the diagram: a node of its own or folded into one (its tooltip names it)
+    root = ET.fromstring(text)
+    tooltips = " ".join(a.get("{http://www.w3.org/1999/xlink}title") or "" for a in root.iter(SVG + "a"))
+    assert all(f"{node.name}:" in tooltips for node in net.graph.nodes)
+    # four columns, each edge into the next column continued by a note at its top
+    notes = [g for g in root.iter(SVG + "g") if "continuation" in (g.get("class") or "")]
+    texts = sorted(" ".join(t.itertext()) for g in notes for t in g.iter(SVG + "text"))
+    assert len(notes) == 6, texts
+    assert "layer1.2.add →" in texts and "→ layer2.0" in texts
+    starts = [n for n in svg["nodes"] if n in ("input",)]
+    assert starts
+    # the columns side by side, in order; the parts of layer3 in two columns
+    xs = [nodes[n]["x"] for n in ("layer1.0.conv1", "layer2.0.conv1", "layer3.1.conv1", "layer4.0.conv1")]
+    assert xs == sorted(xs)
+    assert svg["clusters"]["layer3"].startswith("layer3 bottleneck_stage 256 blocks=6 /2")
+    assert svg["clusters"]["layer3+1"].startswith("layer3 (continued)")
+    # the same in rows with --rankdir LR, and a network short enough stays one column
+    lr = parse_svg(backend.svg(a, compact=True, rankdir="LR"))
+    ys = [lr["nodes"][n]["y"] for n in ("layer1.0.conv1", "layer2.0.conv1", "layer4.0.conv1")]
+    assert ys == sorted(ys)
+    tiny = parse_svg(backend.svg(archdsl.load(SPEC).analyze(), compact=True))
+    assert "stem.1" not in tiny["nodes"] and tiny["nodes"]["stem.0"]["label"].startswith("stem.0 conv 16 3x3 pad=1 +bn +relu")
+
+
+def test_compact_on_the_command_line(tmp_path):
+    out = tmp_path / "r.dot"
+    result = CliRunner().invoke(main, ["graph", str(SPECS / "resnet50.arch"), "--compact", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    source = out.read_text()
+    assert "+bn +relu" in source and "cluster_~column3" in source and "cluster_~column4" not in source
+    assert "--compact" in (ROOT / "docs" / "graph.md").read_text()
+    unet = backend.build(archdsl.load(SPECS / "unet.arch").analyze(), compact=True).source
+    assert "cluster_~column" not in unet  # its copies cross every level: no cut, one column
+
 
 
 # --- the command line ---------------------------------------------------------------------------

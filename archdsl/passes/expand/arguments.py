@@ -84,7 +84,7 @@ def bind_block_args(defn: A.Def, call: A.Call, env: Env, scope: Scope, globals_e
     """The block's parameter values, and the arguments as the group's description shows them."""
     params = {p.name: p for p in defn.params}
     values: dict = {}
-    shown: list[str] = []
+    shown: list[tuple[str, bool, str]] = []  # (parameter, positional, text)
     free = [p.name for p in defn.params]
     for arg in call.args:
         if isinstance(arg, A.Positional):
@@ -109,7 +109,8 @@ def bind_block_args(defn: A.Def, call: A.Call, env: Env, scope: Scope, globals_e
         else:
             values[name] = evaluate(arg.value, env, symbols=isinstance(arg, A.Option))
             text = value_text(values[name])
-        shown.append(text if isinstance(arg, A.Positional) else f"/{text}" if isinstance(arg, A.Stride) else f"{name}={text}")
+        shown.append((name, isinstance(arg, A.Positional),
+                      text if isinstance(arg, A.Positional) else f"/{text}" if isinstance(arg, A.Stride) else f"{name}={text}"))
     block_env = globals_env.child(values)
     for p in defn.params:
         if p.name not in values:
@@ -117,4 +118,27 @@ def bind_block_args(defn: A.Def, call: A.Call, env: Env, scope: Scope, globals_e
                 names = ", ".join(p.name for p in defn.params)
                 raise ExpandError(f"block '{defn.name}' needs {p.name}", call.span, f"its parameters are ({names})")
             values[p.name] = evaluate(p.default, block_env, symbols=True)
-    return values, shown
+    return values, _without_defaults(shown, params, values, block_env)
+
+
+def _without_defaults(shown: list, params: dict, values: dict, env: Env) -> list[str]:
+    """The call as a reader wants it: arguments equal to the block's own defaults left out (a block
+    that passes its parameters on writes all of them: `groups=groups width_per_group=...`), except a
+    positional one that a later positional one still needs to be read in its place."""
+    def default(name):
+        p = params[name]
+        if p.default is None or isinstance(values[name], Tensor):
+            return False
+        try:
+            value = evaluate(p.default, env, symbols=True)
+        except ExpandError:
+            return False
+        return type(value) is type(values[name]) and value == values[name]
+
+    keep = [not default(name) for name, _, _ in shown]
+    needed = False
+    for i in reversed(range(len(shown))):
+        if shown[i][1]:
+            keep[i] = keep[i] or needed
+            needed = keep[i]
+    return [text for (_, _, text), k in zip(shown, keep) if k]
