@@ -21,7 +21,7 @@ class Counted:
     node: object
     op: object
     ins: list
-    strided_input: bool = False
+    strided_input: tuple | None = None  # the strides of a strided (first) input
 
     @property
     def resolved(self) -> dict:
@@ -49,8 +49,19 @@ def _params(c: Counted) -> int:
 
 def _activations(c: Counted) -> int:
     own = prod(c.out) if c.op.creates_output and not c.node.inplace else 0
-    copy = prod(c.ins[0]) if c.op.copies_strided_input and c.strided_input else 0  # a crop's slice, copied
-    return own + copy
+    return own + (prod(c.ins[0]) if _copies(c) else 0)
+
+
+def _copies(c: Counted) -> bool:
+    """Whether the layer copies its strided input (a crop's slice) first. A reshape views it when
+    the strides of its dimensions (size 1 aside) nest; a contiguous copy is made whenever the
+    slice cut something, as PyTorch does at every batch above 1."""
+    if c.strided_input is None or not c.op.copies_strided_input:
+        return False
+    if c.op.copies_strided_input == "contiguous":
+        return True
+    dims = [(n, s) for n, s in zip(c.ins[0], c.strided_input) if n != 1]
+    return any(s != s2 * n2 for (_, s), (n2, s2) in zip(dims, dims[1:]))
 
 
 FIGURES: tuple[Figure, ...] = (
@@ -80,7 +91,7 @@ TOTALS: tuple[Total, ...] = (
 )
 
 
-def count(node, op, ins: list, strided_input: bool = False) -> dict:
+def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     """A node's figures for one sample, in the registry's order."""
     node.figures = {}
     c = Counted(node, op, ins, strided_input)

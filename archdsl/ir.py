@@ -32,7 +32,7 @@ class Node:
     shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
     resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)
     inplace: bool = False  # overwrites its first input (passes/inplace.py)
-    strided: bool = False  # its output is a non-contiguous view (passes/inplace.py)
+    strided: tuple | None = None  # strides of an output that is a non-contiguous view (passes/inplace.py)
     rf: object = None  # receptive field (passes/receptive_field.py)
     figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
 

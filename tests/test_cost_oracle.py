@@ -377,9 +377,9 @@ def draw_program(data, rank: int, length: int):
         if after_input:
             kind_pool = [k for k in kind_pool if k not in INPLACE]
         if after_crop and cur[0] == 1:
-            # at batch 1 PyTorch calls some slices of a one-channel map contiguous and copies
-            # nothing; archdsl counts the copy as at every larger batch (docs/conventions.md)
-            kind_pool = [k for k in kind_pool if k not in ("flatten", "fc", "groupnorm")] or ["identity"]
+            # at batch 1 PyTorch calls some slices of a one-channel map contiguous and groupnorm
+            # copies nothing; archdsl counts the copy as at every larger batch (docs/conventions.md)
+            kind_pool = [k for k in kind_pool if k != "groupnorm"] or ["identity"]
         d = draw_layer(data, cur, kind_pool)
         if d["kind"] in ("concat", "add"):
             d = draw_merge(data, d["kind"], cur, f"l{i}")

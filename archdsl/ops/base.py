@@ -38,8 +38,10 @@ class Op:
     inplace = False  # runs in place when its input has no other reader
     saves_output = False  # autograd keeps the output for backward: nothing may overwrite it
     creates_output = True  # False for views and no-ops (flatten, identity, eval dropout)
-    copies_strided_input = False  # makes a contiguous copy of a strided input first (flatten, groupnorm)
-    strided_output = None  # a view's rule: (resolved, input shape) -> whether its output is strided
+    # what it does with a strided input (a crop's slice): "view" reshapes it (a copy unless the
+    # strides allow a view: flatten, fc), "contiguous" copies it (groupnorm)
+    copies_strided_input = ""
+    slices = False  # its output is a slice of its input (crop)
     quiet = ("bias", "eps", "momentum", "affine")  # options a brief description leaves out
     min_inputs = max_inputs = 1
     lowering: Lowering | None = None  # the PyTorch layer it becomes (ops/lowering.py)

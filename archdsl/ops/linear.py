@@ -20,7 +20,7 @@ class Linear(Op):
     )
     positional = ("features",)
     attaches = True
-    copies_strided_input = True  # its flatten reshapes, which copies a strided input
+    copies_strided_input = "view"  # its flatten reshapes
     doc = "fully connected layer; flattens a spatial input by itself"
     lowering = module("nn.Linear", Param("in_features", positional=True), Param("out_features", positional=True),
                       Param("bias", default=True), flatten="flatten")
@@ -51,7 +51,7 @@ class Flatten(Op):
     name = "flatten"
     family = "shape"
     creates_output = False  # a view
-    copies_strided_input = True  # a reshape: a copy of a strided input
+    copies_strided_input = "view"  # a reshape
     doc = "flattens to a vector (a view: creates no tensor)"
     lowering = module("nn.Flatten")
 

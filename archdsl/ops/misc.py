@@ -135,7 +135,7 @@ class Crop(Op):
     args = (Arg("size", "size", minimum=1),)
     positional = ("size",)
     creates_output = False  # a slice of its input
-    strided_output = staticmethod(lambda r, shape: tuple(r["size"]) != tuple(shape[1:]))
+    slices = True
     doc = 'centre crop to `size` (U-Net\'s "copy and crop", a slice: creates no tensor)'
     lowering = module("Crop", Param("offset", positional=True, form="tuple"), Param("size", positional=True, form="tuple"))
 

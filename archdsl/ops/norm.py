@@ -51,7 +51,7 @@ class GroupNorm(Op):
     name = "groupnorm"
     aliases = ('gn',)
     example = "groupnorm 32"
-    copies_strided_input = True  # aten's group norm makes its input contiguous
+    copies_strided_input = "contiguous"  # aten's group norm makes its input contiguous
     family = "norm"
     args = (Arg("groups", "int", minimum=1), Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
     positional = ("groups",)

@@ -9,4 +9,4 @@ from ..ops import OPS
 def count_figures(graph: Graph) -> None:
     nodes = graph.nodes
     for node in nodes:
-        count(node, OPS[node.op], [nodes[i].shape for i in node.inputs], bool(node.inputs) and nodes[node.inputs[0]].strided)
+        count(node, OPS[node.op], [nodes[i].shape for i in node.inputs], nodes[node.inputs[0]].strided if node.inputs else None)

@@ -31,21 +31,32 @@ def mark_in_place(graph: Graph) -> None:
         node.inplace = safe
 
 
+def contiguous_strides(shape: tuple) -> tuple:
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
+
+
 def mark_strided(graph: Graph) -> None:
-    """A crop returns a slice of its input, which is not contiguous; views and in-place layers
-    keep their input's layout; every other layer writes a new, contiguous tensor. A layer whose
-    op `copies_strided_input` (flatten, fc's flatten, groupnorm) then copies its input first."""
+    """node.strided: the strides (batch left out) of an output that is a non-contiguous view,
+    else None. A crop returns a slice of its input, with its input's strides; views and in-place
+    layers keep their input's layout; every other layer writes a new, contiguous tensor (a layer
+    whose op `copies_strided_input` copies a strided input first: figures.py counts the copy)."""
     nodes = graph.nodes
     for node in nodes:
         op = OPS[node.op]
-        if not node.inputs:
-            node.strided = False
-        elif op.strided_output is not None:
-            node.strided = op.strided_output(node.resolved, nodes[node.inputs[0]].shape) or nodes[node.inputs[0]].strided
+        src = nodes[node.inputs[0]] if node.inputs else None
+        if src is None:
+            node.strided = None
+        elif op.slices:
+            cut = node.shape != src.shape
+            node.strided = (src.strided or contiguous_strides(src.shape)) if cut or src.strided else None
         elif node.inplace or not (op.creates_output or op.copies_strided_input):
-            node.strided = nodes[node.inputs[0]].strided
+            node.strided = src.strided
         else:
-            node.strided = False
+            node.strided = None
 
 
 def storage(graph: Graph) -> None:
