@@ -76,8 +76,9 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one node each.")
 @click.option("--stats", is_flag=True, help="Add parameters and MACs to every node and block.")
 @click.option("--rankdir", type=click.Choice(["TB", "LR"]), default="TB", show_default=True, help="Top to bottom or left to right.")
+@click.option("--compact", is_flag=True, help="Fold batch norms and activations into the layer before them; wrap a tall diagram into columns.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
-def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, sets: tuple[str, ...]) -> None:
+def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, compact: bool, sets: tuple[str, ...]) -> None:
     """Draw SPEC as a diagram (Graphviz): layers, blocks as boxes, shapes on every node."""
     from .network import load
 
@@ -87,7 +88,7 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
         fmt = dot.output_format(output)
         net = load(spec, set=_parse_sets(sets))
         result = net.analyze()
-        diagram = dot.build(result, depth=depth, stats=stats, rankdir=rankdir)
+        diagram = dot.build(result, depth=depth, stats=stats, rankdir=rankdir, compact=compact)
         for warning in result.warnings:
             click.echo(warning.format(), err=True)
         dot.write(diagram, output)
