@@ -1,6 +1,7 @@
 """The command line: argument handling only."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -25,7 +26,27 @@ def _fail(err: ArchError) -> None:
     sys.exit(2 if isinstance(err, UsageError) else 1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _closed_pipe() -> None:
+    """The reader of standard output has gone (`archdsl analyze SPEC | head -3`): stop quietly
+    with status 0, as Unix tools do; what is still buffered goes to /dev/null."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # standard output is not a file (a test's buffer)
+        pass
+    sys.exit(0)
+
+
+class _Commands(click.Group):
+    def invoke(self, ctx):
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # inside the try: the last write to a closed pipe fails here
+            return result
+        except BrokenPipeError:
+            _closed_pipe()
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archdsl")
 def main() -> None:
     """archdsl: shapes, parameters, MACs, memory and receptive fields of a network, from a short spec."""
@@ -38,7 +59,9 @@ def main() -> None:
 @click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32", show_default=True, help="Bytes per element.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
-def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None) -> None:
+@click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
+def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
+            wide: bool) -> None:
     """Analyse SPEC: one row per layer, with totals."""
     import gc
 
@@ -55,14 +78,17 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
     if fmt == "table":
-        from rich.console import Console
+        from .report.table import posix_terminal, render_table, write_table
 
-        from .report.table import render_table
+        terminal = posix_terminal(os.environ, sys.stdout)
+        if terminal:  # fitted to the terminal, coloured
+            write_table(result, sys.stdout, width=None if wide else terminal[0], styles=terminal[1])
+        elif sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+            from rich.console import Console
 
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            console = Console(highlight=False, width=160)
-        render_table(result, console)
+            render_table(result, Console(highlight=False), wide=wide)  # rich decides: Windows, FORCE_COLOR
+        else:
+            write_table(result, sys.stdout)  # a pipe or a file: every column in full, no colour
         return
     from .report import formats
 
@@ -147,6 +173,8 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
             click.echo(f"wrote {output}")
     except ArchError as err:
         _fail(err)
+    except BrokenPipeError:
+        raise  # standard output was closed: not a file error (see _Commands)
     except OSError as err:
         _fail(UsageError(f"cannot read or write a file: {err}"))
 
