@@ -45,6 +45,8 @@ class GroupInfo:
     label: str  # what the spec wrote, e.g. "bottleneck 128 /2"
     kind: str  # block | group
     span: Span
+    block: str = ""  # a block call: the name of the definition it calls
+    args: tuple = ()  # a block call: (parameter, value, given) in the definition's order; tensors left out
 
 
 @dataclass(frozen=True, slots=True)

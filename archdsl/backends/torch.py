@@ -7,8 +7,11 @@ which `torch.compile` and `torch.export` take without graph breaks.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import operator
 import os
+import warnings
 
 import torch
 import torch.fx as fx
@@ -141,6 +144,17 @@ def build(graph: Graph, device="cpu", dtype="float32", memory_format=None) -> fx
     return module
 
 
+@contextlib.contextmanager
+def _quiet_script_method():
+    """torch.utils.mkldnn (the oneDNN layers of torch.fx's optimize_for_inference) defines its
+    methods with torch.jit.script_method, which torch deprecates: a FutureWarning or a
+    DeprecationWarning, by torch version, at import and when the pass runs. Not the user's to fix."""
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated", category=category)
+        yield
+
+
 def optimize_for_inference(module: fx.GraphModule, portable: bool = False) -> fx.GraphModule:
     """An eval-only module: batch norm folded into the conv or fc before it, dropout removed
     (torch.fx's passes). On the CPU, unless `portable` (for torch.export), torch.fx's
@@ -148,8 +162,10 @@ def optimize_for_inference(module: fx.GraphModule, portable: bool = False) -> fx
     heuristic says it pays; on a GPU the module goes channels_last."""
     import copy
 
-    from torch.fx.experimental import optimization
+    with _quiet_script_method():
+        from torch.fx.experimental import optimization  # imports torch.utils.mkldnn
 
+    name = type(module).__name__
     module = copy.deepcopy(module).eval()
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     if device.type == "cpu" and not portable:
@@ -162,9 +178,26 @@ def optimize_for_inference(module: fx.GraphModule, portable: bool = False) -> fx
                 node.replace_all_uses_with(plain)
                 module.graph.erase_node(node)
         module.recompile()
-        return optimization.optimize_for_inference(module)
-    module = optimization.remove_dropout(optimization.fuse(module))
-    return module.to(memory_format=torch.channels_last)
+        with _quiet_script_method():
+            module = optimization.optimize_for_inference(module)
+    else:
+        module = optimization.remove_dropout(optimization.fuse(module)).to(memory_format=torch.channels_last)
+    type(module).__name__ = type(module).__qualname__ = name  # fx's passes make a new GraphModule class
+    return module
+
+
+def parameter_count(module: nn.Module) -> tuple[int, int]:
+    """(parameters, trainable ones). After `optimize_for_inference` on the CPU, the weights of the
+    oneDNN layers (torch.utils.mkldnn: MkldnnConv2d, MkldnnLinear, ...) are buffers, not
+    parameters: they count as parameters here, and as not trainable."""
+    total = trainable = 0
+    for p in module.parameters():
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    for sub in module.modules():
+        if type(sub).__module__ == "torch.utils.mkldnn":
+            total += sum(b.numel() for name, b in sub.named_buffers(recurse=False) if name in ("weight", "bias"))
+    return total, trainable
 
 
 def check(module: nn.Module, graph: Graph, device: str = "cpu", batch: int = 2) -> int:
@@ -220,13 +253,113 @@ def load_weights(module: nn.Module, path: str) -> None:
         raise BuildError(f"the weights in {path} do not fit the spec: " + "; ".join(parts),
                          hint="the spec's layer names are the state_dict keys (see `archdsl analyze`)")
     module.load_state_dict(state, strict=True)
+    return len(state)
+
+
+def _example(module: nn.Module, input_shape: tuple, device: str, batch: int = 2) -> torch.Tensor:
+    """A random input batch in the module's dtype. Batch 2, not 1: torch.export specialises a
+    dimension whose example size is 0 or 1."""
+    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), torch.float32)
+    return torch.randn((batch, *input_shape), device=device, dtype=dtype)
+
+
+def _refuse_meta(module: nn.Module, what: str) -> None:
+    if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+        raise BuildError(f"{what} of a module on the meta device would have no weights",
+                         hint="build on --device cpu (or cuda) to write it")
+
+
+def _batch_dim():
+    return {"x": {0: torch.export.Dim("batch", min=1)}}
 
 
 def export_program(module: nn.Module, input_shape: tuple, path: str, device: str = "cpu") -> None:
-    """A torch.export program (.pt2) of the module in eval mode, for a batch of 1."""
-    example = torch.randn((1, *input_shape), device=device)
+    """A torch.export program (.pt2) of the module in eval mode: the batch dimension is dynamic
+    (any size from 1 up), the others are the analysis' input size (`--input` sets it)."""
+    _refuse_meta(module, "a torch.export program")
     try:
-        program = torch.export.export(module.eval(), (example,))
+        program = torch.export.export(module.eval(), (_example(module, input_shape, device),), dynamic_shapes=_batch_dim())
     except Exception as err:  # torch's own message, first line: the cause, without its traceback
         raise BuildError(f"torch.export could not export the module: {str(err).splitlines()[0]}") from None
-    torch.export.save(program, path)
+    with warnings.catch_warnings():
+        # torch.export.save groups tensors that share storage (a folded conv's weight and bias)
+        # and warns that it keeps the first when none covers the storage: harmless here
+        warnings.filterwarnings("ignore", message="No complete tensor found in the group", category=UserWarning)
+        torch.export.save(program, path)
+
+
+@contextlib.contextmanager
+def _quiet_onnx_exporter():
+    """torch.onnx's exporter logs that torchvision is not installed (it registers torchvision's
+    operators where it is) and says what it does step by step: neither is for the user."""
+    names = ["torch.onnx._internal.exporter._registration", "torch.onnx._internal.exporter._core",
+             "torch.onnx"]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings(), open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+def export_onnx(module: nn.Module, input_shape: tuple, path: str, device: str = "cpu") -> str:
+    """An ONNX model (torch.onnx.export, the torch.export-based exporter; needs the `onnx` and
+    `onnxscript` packages: archdsl[onnx]) with a dynamic batch dimension, input `input`, outputs
+    `output` (`output0`, `output1`, ... for several). Where onnxruntime is installed, the model is
+    run on a fresh batch of 3 and its outputs compared with the module's. Returns what the check
+    found, in words."""
+    _refuse_meta(module, "an ONNX model")
+    for package in ("onnx", "onnxscript"):
+        try:
+            __import__(package)
+        except ImportError:
+            raise BuildError(f"writing ONNX needs the {package} package, which is not installed",
+                             hint="pip install 'archdsl[onnx]' (onnx, onnxscript and onnxruntime)") from None
+    module = module.eval()
+    example = _example(module, input_shape, device)
+    with torch.no_grad():
+        probe = module(example)
+    count = len(probe) if isinstance(probe, tuple) else 1
+    names = ["output"] if count == 1 else [f"output{k}" for k in range(count)]
+    try:
+        with _quiet_onnx_exporter():
+            torch.onnx.export(module, (example,), path, input_names=["input"], output_names=names,
+                              dynamic_shapes=_batch_dim(), dynamo=True, external_data=False)
+    except Exception as err:  # torch's own message, first line
+        raise BuildError(f"torch.onnx could not export the module: {str(err).splitlines()[0]}") from None
+    return check_onnx(module, path, input_shape, device)
+
+
+def check_onnx(module: nn.Module, path: str, input_shape: tuple, device: str = "cpu", batch: int = 3) -> str:
+    """Run the ONNX model with onnxruntime (CPU) on a random batch and compare its outputs with the
+    module's: within 1e-4 of the largest output (1e-2 in half precision)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return "not checked: onnxruntime is not installed"
+    x = _example(module, input_shape, device, batch)
+    with torch.no_grad():
+        want = module(x)
+    want = [t.float().cpu() for t in (want if isinstance(want, tuple) else (want,))]
+    try:
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        got = session.run(None, {"input": x.cpu().numpy() if x.dtype != torch.bfloat16 else x.float().cpu().numpy()})
+    except Exception as err:  # onnxruntime lacks a kernel (bfloat16 on the CPU): say so, do not fail
+        text = str(err).splitlines()[0]
+        return f"not checked: onnxruntime cannot run it ({text[:100]}{'...' if len(text) > 100 else ''})"
+    tolerance = 1e-4 if x.dtype in (torch.float32, torch.float64) else 1e-2
+    worst = 0.0
+    for w, g in zip(want, got):
+        g = torch.from_numpy(g).float()
+        if tuple(g.shape) != tuple(w.shape):
+            raise BuildError(f"the ONNX model gives shape {tuple(g.shape)} where the module gives {tuple(w.shape)}")
+        scale = max(w.abs().max().item(), 1e-12)
+        worst = max(worst, (g - w).abs().max().item() / scale)
+    if worst > tolerance:
+        raise BuildError(f"the ONNX model's outputs differ from the module's by {worst:.1e} of the largest output")
+    return f"checked with onnxruntime on a batch of {batch}: outputs within {worst:.1e} of the module's"
