@@ -60,8 +60,16 @@ def _copies(c: Counted) -> bool:
         return False
     if c.op.copies_strided_input == "contiguous":
         return True
-    dims = [(n, s) for n, s in zip(c.ins[0], c.strided_input) if n != 1]
-    return any(s != s2 * n2 for (_, s), (n2, s2) in zip(dims, dims[1:]))
+    return flat_view_stride(c.ins[0], c.strided_input) is None
+
+
+def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
+    """The stride of a strided tensor flattened as a view, or None where the flatten must copy:
+    the strides of its dimensions (size 1 aside) must nest."""
+    dims = [(n, s) for n, s in zip(shape, strides) if n != 1]
+    if any(s != s2 * n2 for (_, s), (n2, s2) in zip(dims, dims[1:])):
+        return None
+    return dims[-1][1] if dims else 1
 
 
 FIGURES: tuple[Figure, ...] = (

@@ -1,6 +1,7 @@
 """Storage: which layers run in place, and which outputs are strided views (a crop's slice)."""
 from __future__ import annotations
 
+from ..figures import flat_view_stride
 from ..ir import Graph
 from ..ops import OPS
 
@@ -55,6 +56,10 @@ def mark_strided(graph: Graph) -> None:
             node.strided = (src.strided or contiguous_strides(src.shape)) if cut or src.strided else None
         elif node.inplace or not (op.creates_output or op.copies_strided_input):
             node.strided = src.strided
+        elif op.copies_strided_input == "view" and not op.creates_output and src.strided:
+            # flatten as a view of a slice: a vector with a stride, unless it had to copy
+            step = flat_view_stride(src.shape, src.strided)
+            node.strided = (step,) if step not in (None, 1) else None
         else:
             node.strided = None
 
