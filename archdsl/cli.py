@@ -21,6 +21,9 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
     return out
 
 
+INPUT_HELP = "Replace the spec's input size: channels last, no batch (160x160x3 HxWxC, 8000x1 LxC, 784)."
+
+
 def _fail(err: ArchError) -> None:
     click.echo(err.format(), err=True)
     sys.exit(2 if isinstance(err, UsageError) else 1)
@@ -59,9 +62,10 @@ def main() -> None:
 @click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32", show_default=True, help="Bytes per element.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
+@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
 @click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
-            wide: bool) -> None:
+            input_size: str | None, wide: bool) -> None:
     """Analyse SPEC: one row per layer, with totals."""
     import gc
 
@@ -69,7 +73,7 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
 
     gc.disable()  # a short run whose objects all live to the end: collecting them only costs time
     try:
-        net = load(spec, set=_parse_sets(sets))
+        net = load(spec, set=_parse_sets(sets), input=input_size)
         result = net.analyze(batch=batch, dtype=dtype, depth=depth)
     except ArchError as err:
         _fail(err)
@@ -104,7 +108,9 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
 @click.option("--rankdir", type=click.Choice(["TB", "LR"]), default="TB", show_default=True, help="Top to bottom or left to right.")
 @click.option("--compact", is_flag=True, help="Fold batch norms and activations into the layer before them; wrap a tall diagram into columns.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
-def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, compact: bool, sets: tuple[str, ...]) -> None:
+@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
+def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, compact: bool, sets: tuple[str, ...],
+          input_size: str | None) -> None:
     """Draw SPEC as a diagram (Graphviz): layers, blocks as boxes, shapes on every node."""
     from .network import load
 
@@ -112,7 +118,7 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
         from .backends import dot
 
         fmt = dot.output_format(output)
-        net = load(spec, set=_parse_sets(sets))
+        net = load(spec, set=_parse_sets(sets), input=input_size)
         result = net.analyze()
         diagram = dot.build(result, depth=depth, stats=stats, rankdir=rankdir, compact=compact)
         for warning in result.warnings:
@@ -138,12 +144,13 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
 @click.option("--optimize", type=click.Choice(["inference"]), default=None,
               help="Fold batch norm into the layer before it and drop dropout (eval only).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
-def build(spec, output, device, dtype, channels_last, check, weights, optimize, sets) -> None:
+@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
+def build(spec, output, device, dtype, channels_last, check, weights, optimize, sets, input_size) -> None:
     """Build SPEC as a PyTorch module and print a summary of it (needs PyTorch: archdsl[torch])."""
     from .network import load, torch_backend
 
     try:
-        net = load(spec, set=_parse_sets(sets))
+        net = load(spec, set=_parse_sets(sets), input=input_size)
         analysis = net.analyze()
         if output is not None and not output.endswith((".py", ".pt2")):
             raise UsageError(f"-o {output}: write a .py (PyTorch source) or a .pt2 (torch.export) file")

@@ -6,10 +6,12 @@ import os
 from . import ast as A
 from . import passes
 from .analysis import Analysis, analyze, collapse
-from .errors import ArchError, UsageError, did_you_mean
+from .errors import ArchError, ShapeError, UsageError, Warning_, did_you_mean
 from .ir import Graph
+from .ops.base import fmt_size, slide_order
 from .parser import parse
 from .passes.expand import expand
+from .passes.expand.expander import batch_first_hint
 
 
 class Network:
@@ -18,17 +20,64 @@ class Network:
     The passes run once, on the first call that needs them; every analysis, build, source file
     and diagram of the network reads that one analysed graph."""
 
-    def __init__(self, graph: Graph, path: str):
+    def __init__(self, graph: Graph, path: str, input: str | None = None):
         self.graph = graph
         self.path = path
+        self.input = input  # the --input size that replaced the spec's, as written ("160x160x3"), or None
+        # with --input, the spec's shape assertions (written for its own input) warn instead of failing
+        self._assertions, graph.assertions = (graph.assertions, []) if input is not None else ([], graph.assertions)
 
     @property
     def name(self) -> str:
         return self.graph.name
 
+    def __repr__(self) -> str:
+        """`<Network vgg16 (specs/vgg16.arch): input 224x224x3, 40 layers, 138,357,544 params>`"""
+        head = f"<Network {self.name} ({self.path}): input {fmt_size(slide_order(self.graph.nodes[0].attrs['shape']))}"
+        try:
+            params = f"{sum(node.figures['params'] for node in self.analysed().nodes):,} params"
+        except ArchError as err:
+            params = f"does not analyse: {err.message}"
+        layers = len(self.graph.nodes) - 1
+        return f"{head}, {layers:,} layer{'s' if layers != 1 else ''}, {params}>"
+
     def analysed(self) -> Graph:
         """The graph, annotated by every pass (passes/__init__.py)."""
-        return passes.run(self.graph)
+        fresh = not self.graph.analysed
+        try:
+            graph = passes.run(self.graph)
+        except ShapeError as err:
+            self._explain(err)
+            raise
+        if fresh and self._assertions:
+            self._check_assertions(graph)
+        return graph
+
+    def _check_assertions(self, graph: Graph) -> None:
+        """`[55x55x96]` after `--input`: the first assertion that no longer holds, as one warning."""
+        nodes = graph.nodes
+        failed = [(a, slide_order(nodes[a.node].shape)) for a in self._assertions if tuple(a.dims) != slide_order(nodes[a.node].shape)]
+        if failed:
+            (first, got), more = failed[0], len(failed) - 1
+            rest = f"; {more} more assertion{'s' if more != 1 else ''} of the spec {'do' if more != 1 else 'does'} not hold either" if more else ""
+            graph.warnings.append(Warning_(
+                f"{nodes[first.node].name} gives [{fmt_size(got)}], not the [{fmt_size(first.dims)}] the spec asserts "
+                f"for `{self._written_input()}` (the input is {self.input}){rest}",
+                first.span, "with --input (load(input=...)), shape assertions are checked but do not stop the analysis"))
+
+    def _written_input(self) -> str:
+        span = self.graph.nodes[0].span
+        return span.source.line(span.line)[span.column - 1:span.end_column - 1 if span.end_line == span.line else None].strip()
+
+    def _explain(self, err: ShapeError) -> None:
+        """A shape error of an input written batch first (`input 1x64x56x56`) says how archdsl writes
+        inputs; one after `--input`, without a hint of its own, says which input the spec was written for."""
+        node = self.graph.nodes[0]
+        hint = batch_first_hint(slide_order(node.attrs["shape"]), "input" if self.input is None else "--input")
+        if hint is not None:
+            err.hint = hint
+        elif self.input is not None and err.hint is None:
+            err.hint = f"the spec was written for `{self._written_input()}`; --input {self.input} changes every shape after it"
 
     def analyze(self, batch: int = 1, dtype: str = "float32", depth: int | None = None) -> Analysis:
         result = analyze(self.analysed(), batch=batch, dtype=dtype)
@@ -81,12 +130,14 @@ def torch_backend():
     return backend
 
 
-def load(spec: str | os.PathLike, set: dict | None = None) -> Network:
+def load(spec: str | os.PathLike, set: dict | None = None, input: str | tuple | int | None = None) -> Network:
     """Load a spec from a path, a library spec by its name ("resnet50", see `archdsl list`), or
     spec text (anything else that is not a file: "input 8 ; fc 2").
 
     `set` overrides constants (`let`), as `--set NAME=VALUE` does: values are ints, floats, words,
-    tuples (sizes) or text in the spec's own syntax ("160x160x3").
+    tuples (sizes) or text in the spec's own syntax ("160x160x3"). `input` replaces the size of the
+    spec's `input` statement, as `--input` does: "160x160x3" or (160, 160, 3), channels last and
+    without a batch dimension; every shape is inferred from it, so it is fixed here.
     """
     spec = os.fspath(spec)
     path = _resolve(spec)
@@ -97,7 +148,10 @@ def load(spec: str | os.PathLike, set: dict | None = None) -> Network:
             text = f.read()
     program = parse(text, path)
     overrides = {name: _override(name, value) for name, value in (set or {}).items()}
-    return Network(expand(program, overrides), path)
+    if input is None:
+        return Network(expand(program, overrides), path)
+    size = _input_text(input)
+    return Network(expand(program, overrides, input=_input_override(size)), path, input=size)
 
 
 def _resolve(spec: str) -> str | None:
@@ -126,9 +180,25 @@ def _resolve(spec: str) -> str | None:
     raise UsageError(f"no such file: {spec}", hint=hint)
 
 
-def build(spec: str | os.PathLike, set: dict | None = None, **options):
-    """`archdsl.build("specs/resnet50.arch", device="cuda")`: load(spec, set).build(**options)."""
-    return load(spec, set=set).build(**options)
+def build(spec: str | os.PathLike, set: dict | None = None, input: str | tuple | int | None = None, **options):
+    """`archdsl.build("specs/resnet50.arch", device="cuda")`: load(spec, set, input).build(**options)."""
+    return load(spec, set=set, input=input).build(**options)
+
+
+def _input_text(value) -> str:
+    return "x".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value).strip()
+
+
+def _input_override(text: str) -> A.Expr:
+    """An `--input` value, parsed as the size of an `input` statement (`160x160x3`, `784`)."""
+    try:
+        program = parse(f"input {text}\n", "--input")
+    except ArchError:
+        program = None
+    if program is None or len(program.body) != 1 or not isinstance(program.body[0], A.Input):
+        raise UsageError(f"--input {text}: write a size such as 224x224x3 (HxWxC), 8000x1 (LxC) or 784",
+                         hint="channels last and without a batch dimension, as the spec's `input` writes it")
+    return program.body[0].value
 
 
 def _override(name: str, value) -> A.Expr:

@@ -8,7 +8,7 @@ import pytest
 from archdsl.errors import ExpandError, LimitError, ShapeError, SyntaxErr
 from archdsl.limits import MAX_FILE_BYTES, MAX_INT, MAX_NESTING, MAX_NODES, MAX_REPEAT
 
-from .helpers import error_of, run_cli
+from .helpers import analyze_text, error_of, run_cli
 
 
 def test_cli_error_has_location_line_caret_and_no_traceback(tmp_path):
@@ -59,6 +59,37 @@ def test_swapped_input_shape():
     err = error_of("input 3x224x224\nconv 8 3x3\n")
     assert "looks swapped" in err.message
     assert "input 224x224x3" in err.hint
+
+
+def test_batch_first_input_as_torchinfo_writes_it():
+    err = error_of("input 1x3x32x32\nconv 16 3x3 pad=1\n")
+    assert isinstance(err, ExpandError) and err.span.line == 1
+    assert err.message == ("the input 1x3x32x32 reads as 1 deep and 3 high with 32 channels: "
+                           "it looks like PyTorch's (batch, channels, height, width)")
+    assert "no batch dimension" in err.hint and err.hint.endswith("write `input 32x32x3`")
+    assert "write `input 28x28x1`" in error_of("input 1x1x28x28\nconv 8 3\n").hint
+    # not batch first: a real 3D input, and a 2D one that happens to start with 1
+    analyze_text("input 1x32x32x3\nconv 8 1x3x3")
+    analyze_text("input 1x64x3\nconv 8 1x3")
+
+
+def test_size_reaching_zero_of_a_batch_first_input_says_so():
+    err = error_of("input 1x1x8000\nconv 16 80 /4\n")  # PyTorch's (1, 1, 8000): read as 1x1 with 8000 channels
+    assert isinstance(err, ShapeError) and "reaches zero" in err.message and err.span.line == 2
+    assert err.hint == ("archdsl's input has no batch dimension (--batch sets the batch size) and is written channels "
+                        "last, as the slides do: for PyTorch's (1, 1, 8000) write `input 8000x1`")
+    err = error_of("input 1x64x56x56\nconv 16 3x3\n")  # 64 channels: not caught at the input, caught here
+    assert isinstance(err, ShapeError) and "write `input 56x56x64`" in err.hint
+    # not batch first: the op's hint
+    for spec in ("input 2x2x3\nconv 8 3x3", "input 1x64x3\nconv 8 3x3", "input 1x112x112x3\nconv 8 3x3x3"):
+        assert "too small for this kernel" in error_of(spec).hint, spec
+
+
+def test_batch_first_input_on_the_command_line(tmp_path):
+    result, _ = run_cli(tmp_path, "input 32x32x3\nconv 8 3x3\n", "--input", "1x3x64x64")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --input 1x3x64x64: the input 1x3x64x64 reads as 1 deep")
+    assert "write `--input 64x64x3`" in result.output and "Traceback" not in result.output
 
 
 def test_output_size_reaching_zero():

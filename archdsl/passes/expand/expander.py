@@ -17,9 +17,11 @@ from .imports import Imports, collect_defs, read_file
 from .scopes import Scope, check_bindable, fill_label, network_name, resolve
 
 
-def expand(program: A.Program, overrides: dict[str, A.Expr] | None = None, read=None) -> Graph:
-    """Expand a parsed spec into a Graph. `overrides` are `--set NAME=VALUE` constants."""
-    return _Expander(program, overrides or {}, read or read_file).run()
+def expand(program: A.Program, overrides: dict[str, A.Expr] | None = None, read=None,
+           input: A.Expr | None = None) -> Graph:
+    """Expand a parsed spec into a Graph. `overrides` are `--set NAME=VALUE` constants; `input`
+    (`--input 160x160x3`) replaces the size the spec's `input` statement writes."""
+    return _Expander(program, overrides or {}, read or read_file, input).run()
 
 
 class Context(NamedTuple):
@@ -32,9 +34,10 @@ class Context(NamedTuple):
 
 
 class _Expander:
-    def __init__(self, program: A.Program, overrides: dict[str, A.Expr], read):
+    def __init__(self, program: A.Program, overrides: dict[str, A.Expr], read, input: A.Expr | None = None):
         self.program = program
         self.overrides = overrides
+        self.input_override = input
         self.used_overrides: set[str] = set()
         self.imports = Imports(read)
         self.defs: dict[str, A.Def] = {}
@@ -147,11 +150,15 @@ class _Expander:
     def _input(self, stmt: A.Input, env: Env, top_level: bool) -> int:
         if not top_level or self.graph.nodes:
             raise ExpandError("a spec has exactly one `input`, at the top level, before its first layer", stmt.span)
-        value = evaluate(stmt.value, env)
+        given = self.input_override
+        value = evaluate(stmt.value if given is None else given, env)
         dims = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+        # an --input value has no place in the spec to point at: its errors name the option instead
+        span, where = (stmt.span, "") if given is None else (None, f"--input {_size_text(value)}: ")
         if not isinstance(dims, tuple) or not all(isinstance(d, int) and d > 0 for d in dims) or len(dims) > 4:
-            raise ExpandError("the input is a size such as 224x224x3 (HxWxC), 1000x12 (LxC), 16x112x112x3 (DxHxWxC) or 784", stmt.span)
-        _check_swapped(dims, stmt.span)
+            raise ExpandError(where + "the input is a size such as 224x224x3 (HxWxC), 1000x12 (LxC), 16x112x112x3 (DxHxWxC) or 784", span)
+        _check_swapped(dims, span, where)
+        _check_batch_first(dims, span, where)
         shape = dims if len(dims) == 1 else (dims[-1],) + dims[:-1]
         self.builder.add(OPS["input"], {"shape": shape}, (), stmt.span, "input")
         return 0
@@ -279,15 +286,48 @@ def _count(expr, env: Env) -> int:
     return count
 
 
-def _check_swapped(dims: tuple, span: Span) -> None:
+def _check_swapped(dims: tuple, span: Span | None, where: str = "") -> None:
     """`3x224x224` where `224x224x3` was meant: channels written first."""
     if len(dims) >= 3 and dims[0] in (1, 3, 4) and dims[-1] >= 8 and len(set(dims[1:])) == 1:
         fixed = "x".join(map(str, dims[1:] + dims[:1]))
         raise ExpandError(
-            f"the input {'x'.join(map(str, dims))} has {dims[-1]} channels and is {dims[0]} high: it looks swapped",
+            f"{where}the input {'x'.join(map(str, dims))} has {dims[-1]} channels and is {dims[0]} high: it looks swapped",
             span,
-            f"archdsl writes inputs as the slides do, channels last (HxWxC): did you mean `input {fixed}`?",
+            f"archdsl writes inputs as the slides do, channels last (HxWxC): did you mean `{'--input' if where else 'input'} {fixed}`?",
         )
+
+
+def _check_batch_first(dims: tuple, span: Span | None, where: str = "") -> None:
+    """`1x3x32x32`, torchinfo's input_size, where `32x32x3` was meant: a batch of 1, channels first.
+    Read as written it is a 3D input 1 deep and 3 high; nobody means that."""
+    if len(dims) == 4 and dims[0] == 1 and dims[1] <= 4 and min(dims[2:]) >= 8:
+        raise ExpandError(
+            f"{where}the input {_size_text(dims)} reads as 1 deep and {dims[1]} high with {dims[3]} channels: "
+            f"it looks like PyTorch's (batch, channels, height, width)",
+            span,
+            batch_first_hint(dims, "--input" if where else "input"),
+        )
+
+
+def batch_first_hint(dims: tuple, keyword: str = "input") -> str | None:
+    """For an input written `1xCxHxW` or `1xCxL` (batch first, channels first, as PyTorch and
+    torchinfo write sizes): the hint that says how archdsl writes it; None for other inputs.
+    Network.analysed() adds it to a shape error of a spec whose input looks like that."""
+    if len(dims) < 3 or dims[0] != 1:
+        return None
+    if len(dims) == 3 and dims[1] >= dims[2]:  # 1xWxC: an image one row high, as likely as 1xCxL
+        return None
+    if len(dims) == 4 and dims[1] > 4 and (dims[2] != dims[3] or dims[1] == dims[2]):  # 1xHxWxC: one frame
+        return None
+    fixed = _size_text(dims[2:] + dims[1:2])
+    return (f"archdsl's input has no batch dimension (--batch sets the batch size) and is written channels last, "
+            f"as the slides do: for PyTorch's {tuple(dims)} write `{keyword} {fixed}`")
+
+
+def _size_text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "x".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def _name_span(call: A.Call) -> Span:
