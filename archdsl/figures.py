@@ -108,6 +108,11 @@ def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     return node.figures
 
 
+def total(graph, name: str) -> int:
+    """One sample's figure summed over an analysed graph (what a backend states, e.g. its parameters)."""
+    return sum(node.figures[name] for node in graph.nodes)
+
+
 def scaled(figures: dict, batch: int) -> dict:
     """One sample's figures for a batch (at batch 1 the node's own dictionary: read it only)."""
     if batch == 1:

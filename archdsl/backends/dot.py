@@ -409,7 +409,6 @@ class _Layout:
         corners = {2: (None, "se"), 3: ("sw", None, "se")} if rankdir == "TB" else {2: ("n", None), 3: ("n", None, "s")}
 
         index = {item.ident: k for k, item in enumerate(items)}
-        by_ident = {item.ident: item for item in items}
         succ: dict[str, list[_Item]] = {}
         inputs: dict[str, list[str]] = {}
         for src, dst in edges:

@@ -18,7 +18,7 @@ import torch.fx as fx
 from torch import nn
 
 from ..errors import ArchError
-from ..figures import DTYPE_BYTES
+from ..figures import DTYPE_BYTES, total
 from ..ir import Graph
 from ..ops import OPS
 from ..ops.lowering import Lowering
@@ -132,7 +132,7 @@ def build(graph: Graph, device="cpu", dtype="float32", memory_format=None) -> fx
         raise BuildError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPES))
     if device == "cuda" and not torch.cuda.is_available():
         raise BuildError("there is no CUDA device here", hint="build with --device cpu")
-    params = sum(node.figures["params"] for node in graph.nodes)
+    params = total(graph, "params")
     check_fits(params * DTYPE_BYTES["float32"], device)
     module = to_graph_module(graph, device)
     if dtype != "float32":

@@ -10,28 +10,20 @@ from typing import Callable, NamedTuple
 from ..ir import Graph
 from .figures import count_figures
 from .inplace import storage
-from .receptive_field import receptive_fields
+from .receptive_field import annotate_receptive_fields
 from .shapes import infer_shapes
-
-
-def annotate_receptive_fields(graph: Graph) -> None:
-    nodes = graph.nodes
-    fields = receptive_fields(graph, [n.shape for n in nodes], [n.resolved for n in nodes])
-    for node, rf in zip(nodes, fields):
-        node.rf = rf
 
 
 class Pass(NamedTuple):
     name: str
     run: Callable[[Graph], None]
-    fills: str  # what it annotates, for docs/architecture.md
 
 
 PASSES: tuple[Pass, ...] = (
-    Pass("shapes", infer_shapes, "node.shape, node.resolved, graph.warnings"),
-    Pass("storage", storage, "node.inplace, node.strided"),
-    Pass("figures", count_figures, "node.figures"),
-    Pass("receptive_field", annotate_receptive_fields, "node.rf"),
+    Pass("shapes", infer_shapes),  # node.shape, node.resolved, graph.warnings
+    Pass("storage", storage),  # node.inplace, node.strided
+    Pass("figures", count_figures),  # node.figures
+    Pass("receptive_field", annotate_receptive_fields),  # node.rf
 )
 PASS_NAMES = tuple(p.name for p in PASSES)
 

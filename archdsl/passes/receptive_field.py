@@ -51,6 +51,13 @@ _INPUT = (1, 1, (0,), (0,))
 _INF = float("inf")
 
 
+def annotate_receptive_fields(graph: Graph) -> None:
+    nodes = graph.nodes
+    fields = receptive_fields(graph, [n.shape for n in nodes], [n.resolved for n in nodes])
+    for node, rf in zip(nodes, fields):
+        node.rf = rf
+
+
 def receptive_fields(graph: Graph, shapes: list[tuple], resolved: list[dict]) -> list[Field | None]:
     """One Field per node; None for every node of a network with a flat input."""
     rank = len(shapes[0]) - 1
