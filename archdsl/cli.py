@@ -134,7 +134,8 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", default=None, metavar="FILE",
-              help="Also write the module: .py (standalone PyTorch source) or .pt2 (a torch.export program).")
+              help="Also write the module: .py (standalone PyTorch source), .pt2 (a torch.export program) "
+                   "or .onnx (ONNX, for Netron or onnxruntime; needs archdsl[onnx]).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "meta"]), default="cpu", show_default=True,
               help="meta builds instantly and allocates nothing.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32", show_default=True)
@@ -152,32 +153,43 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
     try:
         net = load(spec, set=_parse_sets(sets), input=input_size)
         analysis = net.analyze()
-        if output is not None and not output.endswith((".py", ".pt2")):
-            raise UsageError(f"-o {output}: write a .py (PyTorch source) or a .pt2 (torch.export) file")
+        if output is not None and not output.endswith((".py", ".pt2", ".onnx")):
+            raise UsageError(f"-o {output}: write a .py (PyTorch source), a .pt2 (torch.export) or an .onnx file")
         if optimize and device == "meta":
             raise UsageError("--optimize inference needs real weights: use --device cpu or cuda")
+        if optimize and output is not None and output.endswith(".py"):
+            raise UsageError(f"-o {output} --optimize inference: the source has no weights to fold batch norm into",
+                             hint="write the folded module as a .pt2 or .onnx file, or the source without --optimize")
+        if device == "meta" and output is not None and output.endswith((".pt2", ".onnx")):
+            raise UsageError(f"-o {output} on --device meta: the file would have no weights",
+                             hint="build on --device cpu (or cuda) to write it")
         backend = torch_backend()
         module = net.build(device=device, dtype=dtype, memory_format="channels_last" if channels_last else None)
-        if weights:
-            backend.load_weights(module, weights)
         notes = []
+        if weights:
+            count = backend.load_weights(module, weights)
+            notes.append(f"weights: {count:,} tensors from {weights}, every state_dict entry of the spec")
         if check:
             calls = backend.check(module, net.analysed(), device=device)
             notes.append(f"check: a forward and a backward pass on {device}: {calls} layer outputs have the analysis' shapes")
         module.eval()
         if optimize:
-            module = backend.optimize_for_inference(module, portable=bool(output and output.endswith(".pt2")))
+            module = backend.optimize_for_inference(module, portable=bool(output and output.endswith((".pt2", ".onnx"))))
             notes.append("optimized for inference: batch norm folded, dropout removed")
-        _print_module(module, analysis, device, dtype)
+        _print_module(module, device, dtype, backend.parameter_count, optimize)
         for note in notes:
             click.echo(note)
         if output is not None:
             if output.endswith(".py"):
+                source = net.source(spec if "\n" not in spec else None)
                 with open(output, "w", encoding="utf-8") as f:
-                    f.write(net.source(spec))
+                    f.write(source)
+            elif output.endswith(".onnx"):
+                click.echo("onnx: " + backend.export_onnx(module, analysis.input_shape, output, device=device))
             else:
                 backend.export_program(module, analysis.input_shape, output, device=device)
-            click.echo(f"wrote {output}")
+            shape = ", ".join(["batch", *map(str, analysis.input_shape)])
+            click.echo(f"wrote {output}" + ("" if output.endswith(".py") else f" (input ({shape}), any batch size)"))
     except ArchError as err:
         _fail(err)
     except BrokenPipeError:
@@ -207,12 +219,13 @@ def list_() -> None:
     click.echo(f"\n{len(entries)} specs in {library.directory()}: archdsl analyze NAME (or build, graph)")
 
 
-def _print_module(module, analysis, device: str, dtype: str) -> None:
-    """One line for the module, one per top-level part with its parameters."""
-    params = sum(p.numel() for p in module.parameters())
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    click.echo(f"{type(module).__name__}: {params:,} parameters ({trainable:,} trainable) on {device}, {dtype}")
+def _print_module(module, device: str, dtype: str, parameter_count, optimized=None) -> None:
+    """One line for the module, one per top-level part with its parameters (parameter_count:
+    backends/torch.py's, which counts the oneDNN layers' weights of an optimised module)."""
+    params, trainable = parameter_count(module)
+    what = "for inference only" if optimized else f"{trainable:,} trainable"
+    click.echo(f"{type(module).__name__}: {params:,} parameters ({what}) on {device}, {dtype}")
     for name, child in module.named_children():
-        count = sum(p.numel() for p in child.parameters())
+        count = parameter_count(child)[0]
         kind = type(child).__name__
         click.echo(f"  {name:<24} {kind:<20} {count:>14,}")

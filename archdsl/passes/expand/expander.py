@@ -2,6 +2,7 @@
 branches expanded, appends its layers to the graph."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 from ... import ast as A
@@ -9,7 +10,7 @@ from ...errors import ExpandError, LimitError, Span, did_you_mean
 from ...ir import Graph, ShapeAssertion
 from ...limits import MAX_CALL_DEPTH, MAX_REPEAT
 from ...ops import ALIASES, LAYER_NAMES, OPS, lookup
-from ..evaluate import Env, evaluate
+from ..evaluate import Env, Tensor, evaluate
 from .arguments import bind_block_args, bind_layer_args, fill_defaults
 from .builder import Builder
 from .freeze import apply_freezes
@@ -253,6 +254,9 @@ class _Expander:
             raise LimitError(f"blocks call each other more than {MAX_CALL_DEPTH} deep", call.span)
         values, shown = bind_block_args(defn, call, ctx.env, ctx.scope, self.globals)
         inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
+        path, given = inner.prefix[:-1], _given(defn, call)  # the arguments as bound (the source emitter's)
+        self.graph.groups[path] = replace(self.graph.groups[path], block=defn.name, args=tuple(
+            (p.name, values[p.name], p.name in given) for p in defn.params if not isinstance(values[p.name], Tensor)))
         self.call_stack.append(defn.name)
         try:
             out = self._body(defn.body, current, Context(inner, self.globals.child(values), ctx.defaults))
@@ -261,6 +265,17 @@ class _Expander:
         if label is not None:
             ctx.scope.names[label] = out
         return out
+
+
+def _given(defn: A.Def, call: A.Call) -> set[str]:
+    """The parameters a (bound, so valid) call gives itself rather than leaving to their defaults."""
+    free, names = [p.name for p in defn.params], set()
+    for arg in call.args:
+        name = free[0] if isinstance(arg, A.Positional) else "stride" if isinstance(arg, A.Stride) else arg.name
+        names.add(name)
+        if name in free:
+            free.remove(name)
+    return names
 
 
 def _truth(expr, env: Env) -> bool:
