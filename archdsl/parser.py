@@ -28,6 +28,7 @@ from ._lark_parser import (
 
 from . import ast as A
 from .errors import LimitError, Source, Span, SyntaxErr
+from .lalr import Driver, Reject
 from .limits import MAX_FILE_BYTES, MAX_INT, MAX_NESTING
 
 _LOCAL = threading.local()
@@ -109,6 +110,30 @@ class _LazyLexer(BasicLexer):
                 self.callback[type_] = f
         return _LazyScanner([t for t in self.terminals if t not in embedded], self.g_regex_flags, self.re, self.use_bytes)
 
+    def next_token(self, lex_state, parser_state=None):
+        """Lark's BasicLexer.next_token with its lookups hoisted out of the loop; on a character no
+        terminal matches, Lark's own raises its error."""
+        line_ctr, text = lex_state.line_ctr, lex_state.text
+        scanner = self.scanner
+        ignore, callbacks, newline_types = self.ignore_types, self.callback, self.newline_types
+        while line_ctr.char_pos < text.end:
+            found = scanner.match(text, line_ctr.char_pos)
+            if not found:
+                return super().next_token(lex_state, parser_state)
+            value, kind = found
+            if kind in ignore and kind not in callbacks:
+                line_ctr.feed(value, kind in newline_types)
+                continue
+            token = Token._future_new(kind, value, line_ctr.char_pos, line_ctr.line, line_ctr.column)
+            line_ctr.feed(value, kind in newline_types)
+            token.end_line, token.end_column, token.end_pos = line_ctr.line, line_ctr.column, line_ctr.char_pos
+            if kind in callbacks:
+                token = callbacks[kind](token)
+            if kind not in ignore:
+                lex_state.last_token = token
+                return token
+        raise EOFError(self)
+
 
 ContextualLexer.BasicLexer = _LazyLexer  # Lark's hook for the class of its per-state lexers
 
@@ -121,6 +146,7 @@ def _lark():
     except AttributeError:
         transformer = _ToAst()
         _LOCAL.parser, _LOCAL.transformer = _new_parser(transformer), transformer
+        _LOCAL.driver = Driver(_LOCAL.parser)
         return _LOCAL.parser, transformer
 
 
@@ -151,7 +177,10 @@ def parse(text: str, path: str = "<spec>") -> A.Program:
     parser, transformer = _lark()
     transformer.source = source
     try:
-        return parser.parse(text)
+        try:
+            return _LOCAL.driver.parse(text)
+        except Reject:  # not in the language: Lark's own driver says why
+            return parser.parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, source) from None
     except VisitError as err:  # pragma: no cover - inline transformers raise directly
@@ -259,16 +288,32 @@ def _end_position(source: Source) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
-def _child_span(t: "_ToAst", child, first: bool):
+def _start(child) -> tuple[int, int] | None:
+    """Where a child begins: a token, a node with a span, or a body or chain (its first such item)."""
     if isinstance(child, Token):
-        return t._tspan(child)
-    if type(child) is tuple:  # a body or a chain: its first or last node that has a span
-        for item in (child if first else reversed(child)):
-            span = _child_span(t, item, first)
-            if span is not None:
-                return span
+        return child.line, child.column
+    if type(child) is tuple:
+        for item in child:
+            found = _start(item)
+            if found is not None:
+                return found
         return None
-    return getattr(child, "span", None)
+    span = getattr(child, "span", None)
+    return None if span is None else (span.line, span.column)
+
+
+def _end(child) -> tuple[int, int] | None:
+    """Where a child ends (its last item that has a position, for a body or chain)."""
+    if isinstance(child, Token):
+        return child.end_line, child.end_column
+    if type(child) is tuple:
+        for item in reversed(child):
+            found = _end(item)
+            if found is not None:
+                return found
+        return None
+    span = getattr(child, "span", None)
+    return None if span is None else (span.end_line, span.end_column)
 
 
 _KEPT = frozenset({"LSQB", "RSQB", "LBRACE", "RBRACE", "SLASH", "MINUS", "DEF", "LET", "SET", "USE", "INPUT", "OUTPUT",
@@ -287,18 +332,17 @@ class _ToAst(Transformer):
     source: Source = Source("<spec>", "")
 
     def _span(self, children) -> Span | None:
-        first = last = None
         for child in children:
-            first = _child_span(self, child, True)
+            first = _start(child)
             if first is not None:
                 break
-        if first is None:
+        else:
             return None
         for child in reversed(children):
-            last = _child_span(self, child, False)
+            last = _end(child)
             if last is not None:
-                break
-        return Span(self.source, first[1], first[2], last[3], last[4])
+                return Span(self.source, first[0], first[1], last[0], last[1])
+        return None  # pragma: no cover - a child with a start has an end
 
     def _tspan(self, tok: Token) -> Span:
         return Span(self.source, tok.line, tok.column, tok.end_line, tok.end_column)

@@ -1,6 +1,7 @@
 """How archdsl/parser.py loads Lark's parser faster, without changing what it parses: the
 pickled parser (_lark_tables.py) parses as the one Lark_StandAlone() builds from its tables, and
-the lazy scanners (terminals tried one by one until a parser state has seen LAZY_TOKENS tokens,
+archdsl/lalr.py's loop over Lark's tables builds the same AST as Lark's driver and rejects
+what Lark rejects, and the lazy scanners (terminals tried one by one until a parser state has seen LAZY_TOKENS tokens,
 then Lark's compiled alternation) lex exactly as Lark's own BasicLexer: same ASTs for every spec
 and every example of the docs, same errors for broken specs."""
 import re
@@ -10,6 +11,7 @@ import pytest
 from archdsl import _lark_parser as L
 from archdsl import parser as P
 from archdsl.errors import Source
+from archdsl.lalr import Driver, Reject
 
 from .conftest import ROOT, SPECS
 
@@ -65,8 +67,15 @@ def test_same_asts_and_errors_as_lark(monkeypatch, lazy_tokens):
     ref = reference()
     cases = texts() + [(f"broken{i}", t) for i, t in enumerate(BROKEN)]
     assert len(cases) > 40
+    driver = Driver(lazy[0])
     for name, text in cases:
-        assert run(*lazy, name, text) == run(*ref, name, text), name
+        expected = run(*ref, name, text)
+        assert run(*lazy, name, text) == expected, name
+        lazy[1].source = Source(name, text)
+        try:
+            assert driver.parse(text) == expected, name  # archdsl's LALR loop: the same AST
+        except Reject:
+            assert type(expected) is tuple, name  # and it rejects exactly what Lark rejects
 
 
 def test_long_specs_switch_to_the_compiled_scanner():
