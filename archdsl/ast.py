@@ -3,8 +3,6 @@
 NamedTuples rather than dataclasses: a spec is parsed in a process that must start fast, and 29
 dataclasses cost ~20 ms of code generation at import; NamedTuples cost a fifth of that.
 """
-from __future__ import annotations
-
 from typing import NamedTuple, Union
 
 from .errors import Source, Span

@@ -158,12 +158,11 @@ def _resolve(spec: str) -> str | None:
     """The file `spec` names: a path, else the name of a library spec; None for spec text.
 
     A name or path that is neither raises UsageError, with the library spec it may mean."""
-    from . import library
-
     if "\n" in spec:
         return None
     if os.path.isfile(spec):
         return spec
+    from . import library  # not before: it imports pathlib, which a spec named by its path does not need
     bare = library.is_bare_name(spec)
     if bare and (found := library.find(spec)) is not None:
         return str(found)

@@ -48,7 +48,11 @@ class Op:
     doc = ""
 
     def arg(self, name: str) -> Arg | None:
-        return next((a for a in self.args if a.name == name), None)
+        try:
+            return self._args_by_name.get(name)
+        except AttributeError:  # the first lookup: index the op's arguments by name
+            self._args_by_name = {a.name: a for a in reversed(self.args)}  # the first of a name wins, as before
+            return self._args_by_name.get(name)
 
     # --- rules; inputs are shapes without batch -------------------------------------------
     def infer(self, a: dict, ins: list[tuple]) -> tuple[tuple, dict]:

@@ -328,6 +328,8 @@ def _size(m: Map) -> int:
     P, D, lo, hi = m
     if P == 0:
         return max(0, floor(hi - lo) + 1)
+    if P == 1:
+        return hi[0] - lo[0] + 1 if lo[0] is not None else 0
     return max((h - l + 1 for l, h in zip(lo, hi) if l is not None), default=0)
 
 

@@ -1,9 +1,6 @@
 """The machine formats. JSON is the contract other tools rely on (schema archdsl.analysis/1)."""
 from __future__ import annotations
 
-import csv
-import html
-import io
 import json
 
 from ..analysis import Analysis, Row
@@ -75,6 +72,9 @@ def _flat(row: Row) -> dict:
 
 
 def to_csv(a: Analysis) -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -119,9 +119,10 @@ def to_markdown(a: Analysis) -> str:
 
 def to_html(a: Analysis) -> str:
     """The Markdown table as HTML (`Analysis._repr_html_`, for Jupyter)."""
+    from html import escape as e
+
     from .table import rf_text, shape_text
 
-    e = html.escape
     right = ' style="text-align:right"'
     head = "".join(f"<th>{e(c)}</th>" for c in ("name", "layer", "output")) + \
         "".join(f"<th{right}>{e(f.column)}</th>" for f in COLUMNS) + "<th>receptive field</th>"
