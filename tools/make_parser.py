@@ -44,7 +44,40 @@ def provenance() -> dict[str, str]:
         "grammar sha256": grammar_digest(),
         "options": ", ".join(f"{k}={v!r}" for k, v in OPTIONS.items()),
         "lark": lark.__version__,
+        "edited": "Lark's logger set up on first use (no `import logging` at start)",
     }
+
+
+# Lark's stand-alone module imports `logging` to set up a logger that the LALR parser never uses
+# at run time; importing `logging` is about 4% of `archdsl analyze`'s instructions. The logger is
+# set up as Lark sets it up, the first time something logs.
+_LOGGER = """logger: logging.Logger = logging.getLogger("lark")
+logger.addHandler(logging.StreamHandler())
+##
+
+##
+
+logger.setLevel(logging.CRITICAL)
+"""
+_LAZY_LOGGER = """class _Logger:  # archdsl: Lark's logger, set up the first time something logs
+    def __getattr__(self, name):
+        import logging
+        real = logging.getLogger("lark")
+        if not real.handlers:
+            real.addHandler(logging.StreamHandler())
+            real.setLevel(logging.CRITICAL)
+        return getattr(real, name)
+
+
+logger = _Logger()
+"""
+
+
+def edited(source: str) -> str:
+    """Lark's stand-alone output with its logger set up lazily."""
+    if source.count("\nimport logging\n") != 1 or source.count(_LOGGER) != 1:
+        raise SystemExit("Lark's stand-alone output changed: update tools/make_parser.py's edit of its logger")
+    return source.replace("\nimport logging\n", "\n", 1).replace(_LOGGER, _LAZY_LOGGER, 1)
 
 
 def header() -> str:
@@ -93,7 +126,7 @@ def main() -> None:
     else:
         out = io.StringIO()
         gen_standalone(build(), out=out)
-        TARGET.write_text(header() + out.getvalue())
+        TARGET.write_text(header() + edited(out.getvalue()))
         print(f"wrote {TARGET.relative_to(ROOT)}", file=sys.stderr)
     if TABLES.exists() and TABLES.read_text().startswith(tables_header()) and "--tables" not in sys.argv:
         print(f"{TABLES.relative_to(ROOT)} is up to date (--tables rebuilds it)", file=sys.stderr)

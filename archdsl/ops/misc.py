@@ -1,7 +1,6 @@
 """Dropout, identity, upsampling and the input."""
 from __future__ import annotations
 
-from fractions import Fraction
 from math import prod
 
 from .base import Arg, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
@@ -83,6 +82,7 @@ class Upsample(Op):
         src = (o + 1/2)*n/m - 1/2, or o*(n - 1)/(m - 1) with align_corners (only floor(src) where
         src is whole: the other weight is 0). PyTorch computes src in floating point, which can
         differ at a whole number: see docs/conventions.md, "Receptive field"."""
+        from fractions import Fraction
         from math import gcd
 
         rules = []

@@ -100,7 +100,6 @@ class AdaptiveAvgPool(Op):
     def window(self, r, ins, out):
         """PyTorch's windows: of n inputs, output o of m reads [floor(o*n/m), ceil((o+1)*n/m)); they
         repeat every m/g outputs, n/g inputs further (g = gcd(n, m)). To size 1: the whole input."""
-        from fractions import Fraction
         from math import gcd
 
         rules = []
@@ -109,6 +108,8 @@ class AdaptiveAvgPool(Op):
                 rules.append((0, n, None, 0, n - 1))
                 continue
             Q = m // gcd(n, m)
+            if Q > 1:
+                from fractions import Fraction  # only here: importing it is 2% of a whole `analyze`
 
             def reads(j, n=n, m=m):
                 start = j * n // m

@@ -35,7 +35,6 @@ floor(b - a) + 1, never less than the exact one.
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import lru_cache
 from math import ceil, floor, gcd
 
@@ -237,6 +236,8 @@ def _flat_union(maps) -> Map:
         return _bound_union([_bound(m) for m in maps], 1)
     spans = [interval(m, 0) for m in maps]
     spans = [s for s in spans if s is not None]
+    from fractions import Fraction  # here, not at start: most networks never need it
+
     P, D = max(((m[0], m[1]) for m in maps), key=lambda pd: Fraction(pd[1], pd[0]))
     if not spans:
         return (P, D, (None,) * P, (None,) * P)
@@ -286,6 +287,8 @@ def _bound(m: Map) -> Map:
     P, D, lo, hi = m
     if P == 0:
         return m
+    from fractions import Fraction
+
     J = Fraction(D, P)
     a = [lo[i] - i * J for i in range(P) if lo[i] is not None]
     b = [hi[i] - i * J for i in range(P) if hi[i] is not None]
@@ -337,7 +340,11 @@ def _stride(m: Map):
     P, D = m[0], m[1]
     if P == 0:
         return D.numerator if D.denominator == 1 else float(D)
-    return D // P if D % P == 0 else float(Fraction(D, P))
+    if D % P == 0:
+        return D // P
+    from fractions import Fraction
+
+    return float(Fraction(D, P))
 
 
 def rf_sizes(field: Field | None) -> list | None:
