@@ -241,3 +241,9 @@ def test_error_messages_for_likely_mistakes():
     assert "pass the tensor as an argument" in err.hint
     err = error_of("input 4x4x3\nc1: conv 4 1x1\na: @c1\n")
     assert err.message == "a label names layers; a reference alone creates none"
+
+
+def test_a_default_reads_an_earlier_parameter_also_when_the_call_passes_nothing():
+    text = "def f(a=4, b=a) {\n  conv b 3x3\n}\ninput 8x8x3\nf\nf 2\nf b=5"
+    # by hand: a 3x3 conv from c channels to b has b*9c + b parameters; c is 3, then 4, then 2
+    assert [r.params for r in analyze_text(text).layers] == [4 * 27 + 4, 2 * 36 + 2, 5 * 18 + 5]

@@ -18,7 +18,7 @@ class Env:
     __slots__ = ("values", "parent")
 
     def __init__(self, values: dict | None = None, parent: "Env | None" = None):
-        self.values = values or {}
+        self.values = {} if values is None else values  # the caller's dict itself: a block's defaults are added to it
         self.parent = parent
 
     def lookup(self, name: str):
