@@ -11,7 +11,7 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session")
 def reference():
     """torchvision's own figures (copied from shared/reference; see tests/data/README.md)."""
-    return json.loads((DATA / "torchvision_models.json").read_text())
+    return json.loads((DATA / "torchvision_classification.json").read_text())
 
 
 @pytest.fixture(scope="module")
