@@ -199,7 +199,8 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
     return {
         "relu": lambda: nn.ReLU(inplace), "relu6": lambda: nn.ReLU6(inplace),
         "leakyrelu": lambda: nn.LeakyReLU(d["slope"], inplace), "elu": lambda: nn.ELU(d["alpha"], inplace),
-        "silu": lambda: nn.SiLU(inplace), "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
+        "silu": lambda: nn.SiLU(inplace), "hardswish": lambda: nn.Hardswish(inplace),
+        "hardsigmoid": lambda: nn.Hardsigmoid(inplace), "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
         "flatten": nn.Flatten, "identity": nn.Identity, "dropout": lambda: nn.Dropout(d["p"]),
     }[kind]()
 
@@ -232,7 +233,7 @@ class Crop(nn.Module):
         return x
 
 
-INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu"}
+INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu", "hardswish", "hardsigmoid"}
 VIEWS = ("identity", "dropout", "flatten", "crop")  # they return their input or a view of it
 # ops whose backward reads their output: an in-place activation right after one (through views)
 # would break autograd, so a correct module runs it out of place
@@ -324,22 +325,24 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
 # the kinds each strategy draws, by archdsl's op names
 SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
-           "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add"]
+           "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
+           "hardswish", "hardsigmoid"]
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
-FLAT = ["fc", "fc", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
+FLAT = ["fc", "fc", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
         "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
           "adaptiveavgpool", "adaptivemaxpool", "gap", "gmp", "upsample", "crop", "relu", "relu6", "leakyrelu", "elu",
-          "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout"]
+          "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid"]
 SINGLE_FLAT = ["fc", "bn", "layernorm", "groupnorm", "prelu", "maxout", "relu", "relu6", "leakyrelu", "elu", "silu",
-               "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout"]
+               "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid"]
 
 # every archdsl op these properties draw (test_op_registry checks the registry against it)
 ORACLE_OPS = frozenset(SPATIAL + ENDS + FLAT + SINGLE + SINGLE_FLAT)
 
 
 def draw_merge(data, kind: str, shape: tuple, name: str):
-    """A concat/add whose branches keep the spatial size in step (odd kernels, half padding, one stride)."""
+    """A concat/add/mul whose branches keep the spatial size in step (odd kernels, half padding, one
+    stride); a mul branch may be a gate, a global pool first, broadcast over the others."""
     rank, c = len(shape) - 1, shape[0]
     stride = data.draw(st.sampled_from([1, 1, 2]))
     width = data.draw(st.integers(1, 4))
@@ -347,10 +350,15 @@ def draw_merge(data, kind: str, shape: tuple, name: str):
     for b in range(data.draw(st.integers(2, 3))):
         if kind == "concat" and stride == 1 and data.draw(st.integers(0, 3)) == 0:
             first = {"kind": "maxpool", "k": (3,) * rank, "s": (1,) * rank, "p": (1,) * rank, "ceil": False}
+        elif kind == "mul" and b > 0 and data.draw(st.booleans()):
+            gate = {"kind": "conv", "c": width * 2, "g": 1, "bias": data.draw(st.booleans()), "k": (1,) * rank,
+                    "s": (1,) * rank, "p": (0,) * rank, "d": (1,) * rank}
+            branches.append([{"kind": "gap"}, gate, {"kind": data.draw(st.sampled_from(["sigmoid", "hardsigmoid"]))}])
+            continue
         else:
             k = data.draw(st.sampled_from([1, 3]))
             g = data.draw(st.sampled_from([g for g in (1, 2) if c % g == 0 and (width * 2) % g == 0]))
-            first = {"kind": "conv", "c": width * 2 if kind == "add" else data.draw(st.integers(1, 4)) * g, "g": g,
+            first = {"kind": "conv", "c": width * 2 if kind != "concat" else data.draw(st.integers(1, 4)) * g, "g": g,
                      "bias": data.draw(st.booleans()), "k": (k,) * rank, "s": (stride,) * rank, "p": (k // 2,) * rank,
                      "d": (1,) * rank}
         branch = [first] + [{"kind": kind_} for kind_ in data.draw(st.lists(st.sampled_from(["bn", "relu"]), max_size=2))]
@@ -358,7 +366,7 @@ def draw_merge(data, kind: str, shape: tuple, name: str):
             if layer["kind"] in INPLACE and before["kind"] in SAVES_OUTPUT:
                 layer["inplace"] = False  # a relu right after a relu: autograd keeps the first's output
         branches.append(branch)
-    if kind == "add" and stride == 1 and c == width * 2:
+    if kind in ("add", "mul") and stride == 1 and c == width * 2:
         branches.append([{"kind": "identity"}])
     return {"kind": kind, "branches": branches}
 
@@ -381,7 +389,7 @@ def draw_program(data, rank: int, length: int):
             # copies nothing; archdsl counts the copy as at every larger batch (docs/conventions.md)
             kind_pool = [k for k in kind_pool if k != "groupnorm"] or ["identity"]
         d = draw_layer(data, cur, kind_pool)
-        if d["kind"] in ("concat", "add"):
+        if d["kind"] in ("concat", "add", "mul"):
             d = draw_merge(data, d["kind"], cur, f"l{i}")
             new = merge_shape(d, cur)
         else:
@@ -418,6 +426,8 @@ def merge_shape(d: dict, shape: tuple):
         return None
     if d["kind"] == "add":
         return ends[0] if all(e == ends[0] for e in ends) else None
+    if d["kind"] == "mul":
+        return torch.broadcast_shapes(*ends) if all(len(e) == len(ends[0]) for e in ends) else None
     if any(e[1:] != ends[0][1:] for e in ends):
         return None
     return (sum(e[0] for e in ends),) + ends[0][1:]
@@ -429,7 +439,7 @@ def merge_shape(d: dict, shape: tuple):
 def render(shape: tuple, program, frozen=()) -> str:
     lines = [input_line(shape)]
     for name, d in program:
-        if d["kind"] in ("concat", "add"):
+        if d["kind"] in ("concat", "add", "mul"):
             lines.append(f"{name}: {d['kind']} {{")
             for b, branch in enumerate(d["branches"]):
                 stmts = [f"{name}_{b}_{j}: {spec_of(layer)}" for j, layer in enumerate(branch)]
@@ -450,7 +460,7 @@ class Built:
         self.modules: dict[str, nn.Module] = {}
         cur = shape
         for name, d in program:
-            if d["kind"] in ("concat", "add"):
+            if d["kind"] in ("concat", "add", "mul"):
                 branches = []
                 for b, (mods, _) in enumerate(branch_modules(d, cur)):
                     branch = []
@@ -483,6 +493,8 @@ class Built:
                 ends.append(y)
             if kind == "concat":
                 x = hook(name, lambda *t: torch.cat(t, dim=1), *ends)
+            elif kind == "mul":
+                x = hook(name, mul_all, *ends)
             else:
                 # torchvision's `out += identity`: into the first branch's own tensor, when that
                 # branch made one (not an identity of the block input) that autograd does not keep
@@ -501,6 +513,14 @@ def add_all(first, second, *rest):
     out = first + second
     for t in rest:
         out += t
+    return out
+
+
+def mul_all(first, second, *rest):
+    """Branches multiplied, broadcasting: `first * second` (SE's `scale * input`), then `*=` the rest."""
+    out = first * second
+    for t in rest:
+        out *= t
     return out
 
 

@@ -10,7 +10,8 @@ MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_b
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
           "densenet121", "mobilenet_v2", "squeezenet1_0", "inception_v3",
           "resnext101_32x8d", "resnext101_64x4d", "wide_resnet101_2", "densenet161", "densenet169", "densenet201",
-          "squeezenet1_1", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]
+          "squeezenet1_1", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
+          "mobilenet_v3_small", "mobilenet_v3_large"]
 
 
 def spec_path(model: str):

@@ -731,6 +731,8 @@ class _Emitter:
             node = self.nodes[u.node]
             if OPS[node.op].lowering.call == "cat":
                 expr = f"torch.cat([{', '.join(args)}], 1)"
+            elif OPS[node.op].lowering.call == "mul":  # one new tensor, the further branches into it
+                expr = f"{args[0]} * {args[1]}" if len(args) == 2 else f"({args[0]} * {args[1]})" + "".join(f".mul_({a})" for a in args[2:])
             elif node.inplace:  # into the first branch, as torchvision's `out += identity`
                 expr = args[0] + "".join(f".add_({a})" for a in args[1:])
             else:

@@ -54,6 +54,12 @@ def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
             if lowering.call == "cat":
                 env[node.id] = code.call_function(torch.cat, (args, 1))
                 continue
+            if lowering.call == "mul":  # one new tensor (`scale * input`), the further branches into it
+                out = code.call_function(operator.mul, (args[0], args[1]))
+                for other in args[2:]:
+                    out = code.call_method("mul_", (out, other))
+                env[node.id] = out
+                continue
             if lowering.call == "add":  # in place into the first branch where the analysis says so (`out += identity`)
                 out = args[0]
                 for other in args[1:]:

@@ -36,15 +36,16 @@ class Param:
         return value
 
 
-CALLS = ("module", "cat", "add")
+CALLS = ("module", "cat", "add", "mul")
 
 
 @dataclass(frozen=True, slots=True)
 class Lowering:
     """`layer`: a torch.nn class (`nn.Conv{dims}d`: `{dims}` from the resolved attributes) or a
     class of backends/layers.py (`Maxout`); None for a merge, which is a function call.
-    `call`: module (the layer on one input), cat (torch.cat of the inputs along channels) or add
-    (the inputs summed; into the first one when the analysis runs it in place).
+    `call`: module (the layer on one input), cat (torch.cat of the inputs along channels), add
+    (the inputs summed; into the first one when the analysis runs it in place) or mul (the
+    inputs multiplied, broadcasting, into a new tensor).
     `inplace`: the layer takes `inplace=True` when the analysis runs it in place.
     `flatten`: a resolved flag; when set, the input is flattened to (N, features) first."""
 
