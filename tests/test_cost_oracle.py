@@ -127,6 +127,8 @@ def spec_of(d: dict) -> str:
         return f"fc {d['f']}" + ("" if d["bias"] else " bias=no")
     if kind == "dropout":
         return f"dropout {d['p']}"
+    if kind == "stochastic_depth":
+        return f"stochastic_depth {d['p']} mode={d['mode']}"
     if kind == "groupnorm":
         return f"groupnorm {d['g']}" + ("" if d["affine"] else " affine=no")
     if kind in ("bn", "layernorm"):
@@ -193,6 +195,8 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
         return nn.LocalResponseNorm(d["size"], d["alpha"], d["beta"], d["k"])
     if kind == "maxout":
         return Maxout(d["pieces"])
+    if kind == "stochastic_depth":
+        return StochasticDepth(d["p"], d["mode"])
     if kind == "crop":
         return Crop(d["size"])
     inplace = d.get("inplace", True)
@@ -216,6 +220,18 @@ class Maxout(nn.Module):
         return x.unflatten(1, (-1, self.pieces)).amax(2)
 
 
+class StochasticDepth(nn.Module):
+    """torchvision.ops.stochastic_depth's eval mode: `if not training or p == 0: return input`."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        assert not self.training
+        return x
+
+
 class Crop(nn.Module):
     """The centre of each spatial dimension at `size` (U-Net's copy and crop): a view."""
 
@@ -234,7 +250,7 @@ class Crop(nn.Module):
 
 
 INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu", "hardswish", "hardsigmoid"}
-VIEWS = ("identity", "dropout", "flatten", "crop")  # they return their input or a view of it
+VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth")  # they return their input or a view of it
 # ops whose backward reads their output: an in-place activation right after one (through views)
 # would break autograd, so a correct module runs it out of place
 SAVES_OUTPUT = {"relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "softmax", "maxout"}
@@ -286,6 +302,8 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
         return {"kind": kind, "f": data.draw(st.integers(1, 12)), "bias": data.draw(st.booleans())}
     if kind == "dropout":
         return {"kind": kind, "p": data.draw(st.sampled_from([0.1, 0.5]))}
+    if kind == "stochastic_depth":
+        return {"kind": kind, "p": data.draw(st.sampled_from([0.0, 0.2, 1.0])), "mode": data.draw(st.sampled_from(["row", "batch"]))}
     if kind == "groupnorm":
         # PyTorch refuses groups of a single value at batch 1 only (`input 1` `groupnorm 1`), a check
         # that depends on the batch: not drawn
@@ -326,15 +344,17 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
 SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
            "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
-           "hardswish", "hardsigmoid"]
+           "hardswish", "hardsigmoid", "stochastic_depth"]
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
-FLAT = ["fc", "fc", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
+FLAT = ["fc", "fc", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
         "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
           "adaptiveavgpool", "adaptivemaxpool", "gap", "gmp", "upsample", "crop", "relu", "relu6", "leakyrelu", "elu",
-          "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid"]
+          "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
+          "stochastic_depth"]
 SINGLE_FLAT = ["fc", "bn", "layernorm", "groupnorm", "prelu", "maxout", "relu", "relu6", "leakyrelu", "elu", "silu",
-               "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid"]
+               "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
+               "stochastic_depth"]
 
 # every archdsl op these properties draw (test_op_registry checks the registry against it)
 ORACLE_OPS = frozenset(SPATIAL + ENDS + FLAT + SINGLE + SINGLE_FLAT)

@@ -11,7 +11,8 @@ MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_b
           "densenet121", "mobilenet_v2", "squeezenet1_0", "inception_v3",
           "resnext101_32x8d", "resnext101_64x4d", "wide_resnet101_2", "densenet161", "densenet169", "densenet201",
           "squeezenet1_1", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
-          "mobilenet_v3_small", "mobilenet_v3_large"]
+          "mobilenet_v3_small", "mobilenet_v3_large",
+          *[f"efficientnet_b{i}" for i in range(8)]]
 
 
 def spec_path(model: str):

@@ -1,5 +1,6 @@
 """Layers archdsl needs that torch.nn does not have. `archdsl build -o model.py` copies their
 source into the file it writes, so these classes must stay self-contained (torch and nn only)."""
+import torch
 from torch import nn
 
 
@@ -31,3 +32,26 @@ class Crop(nn.Module):
 
     def extra_repr(self):
         return f"offset={self.offset}, size={self.size}"
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth (Huang et al. 2016): in training, the input zeroed with
+    probability p per sample ("row") or for the whole batch ("batch"), the rest scaled by
+    1 / (1 - p); the identity in eval mode."""
+
+    def __init__(self, p: float, mode: str = "row"):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self):
+        return f"p={self.p}, mode={self.mode}"
