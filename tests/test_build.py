@@ -15,7 +15,7 @@ from .test_torchvision_specs import MODELS, spec_path  # noqa: E402
 
 REFERENCE = json.loads((DATA / "torchvision_classification.json").read_text())
 FAST = ["resnet18", "vgg11_bn", "googlenet", "mobilenet_v2", "squeezenet1_0", "densenet121", "mnasnet0_5", "mobilenet_v3_small", "efficientnet_b0",
-        "regnet_x_400mf", "regnet_y_400mf"]
+        "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x0_5", "convnext_tiny"]
 ALL_SPECS = sorted(p.name for p in SPECS.glob("*.arch"))
 
 

@@ -129,6 +129,10 @@ def spec_of(d: dict) -> str:
         return f"dropout {d['p']}"
     if kind == "stochastic_depth":
         return f"stochastic_depth {d['p']} mode={d['mode']}"
+    if kind == "chunk":
+        return f"chunk {d['chunks']} {d['index']}"
+    if kind == "channel_shuffle":
+        return f"channel_shuffle {d['groups']}"
     if kind == "groupnorm":
         return f"groupnorm {d['g']}" + ("" if d["affine"] else " affine=no")
     if kind in ("bn", "layernorm"):
@@ -197,6 +201,10 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
         return Maxout(d["pieces"])
     if kind == "stochastic_depth":
         return StochasticDepth(d["p"], d["mode"])
+    if kind == "chunk":
+        return Chunk(d["chunks"], d["index"])
+    if kind == "channel_shuffle":
+        return nn.ChannelShuffle(d["groups"])
     if kind == "crop":
         return Crop(d["size"])
     inplace = d.get("inplace", True)
@@ -218,6 +226,20 @@ class Maxout(nn.Module):
 
     def forward(self, x):
         return x.unflatten(1, (-1, self.pieces)).amax(2)
+
+
+class Chunk(nn.Module):
+    """torch.chunk along the channels, one part; None where torch has no such part."""
+
+    def __init__(self, chunks: int, index: int):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        parts = x.chunk(self.chunks, 1)
+        if self.index >= len(parts):
+            raise ValueError(f"{x.shape[1]} channels in {self.chunks} chunks have no part {self.index}")
+        return parts[self.index]
 
 
 class StochasticDepth(nn.Module):
@@ -250,7 +272,7 @@ class Crop(nn.Module):
 
 
 INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu", "hardswish", "hardsigmoid"}
-VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth")  # they return their input or a view of it
+VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth", "chunk")  # they return their input or a view of it
 # ops whose backward reads their output: an in-place activation right after one (through views)
 # would break autograd, so a correct module runs it out of place
 SAVES_OUTPUT = {"relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "softmax", "maxout"}
@@ -304,6 +326,11 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
         return {"kind": kind, "p": data.draw(st.sampled_from([0.1, 0.5]))}
     if kind == "stochastic_depth":
         return {"kind": kind, "p": data.draw(st.sampled_from([0.0, 0.2, 1.0])), "mode": data.draw(st.sampled_from(["row", "batch"]))}
+    if kind == "chunk":
+        chunks = data.draw(st.integers(1, 4))
+        return {"kind": kind, "chunks": chunks, "index": data.draw(st.integers(0, chunks - 1))}
+    if kind == "channel_shuffle":
+        return {"kind": kind, "groups": data.draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))}
     if kind == "groupnorm":
         # PyTorch refuses groups of a single value at batch 1 only (`input 1` `groupnorm 1`), a check
         # that depends on the batch: not drawn
@@ -344,14 +371,14 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
 SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
            "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
-           "hardswish", "hardsigmoid", "stochastic_depth"]
+           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle"]
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
 FLAT = ["fc", "fc", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
         "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
           "adaptiveavgpool", "adaptivemaxpool", "gap", "gmp", "upsample", "crop", "relu", "relu6", "leakyrelu", "elu",
           "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
-          "stochastic_depth"]
+          "stochastic_depth", "chunk", "channel_shuffle"]
 SINGLE_FLAT = ["fc", "bn", "layernorm", "groupnorm", "prelu", "maxout", "relu", "relu6", "leakyrelu", "elu", "silu",
                "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
                "stochastic_depth"]
@@ -421,7 +448,7 @@ def draw_program(data, rank: int, length: int):
         program.append((f"l{i}", d))
         cur = new
         after_input = after_input and d["kind"] in VIEWS
-        after_crop = d["kind"] == "crop" or (after_crop and d["kind"] in VIEWS + tuple(INPLACE))
+        after_crop = d["kind"] in ("crop", "chunk") or (after_crop and d["kind"] in VIEWS + tuple(INPLACE))
         if d["kind"] not in VIEWS:
             after_saver = d["kind"] in SAVES_OUTPUT
     return shape, program

@@ -4,6 +4,11 @@ import torch
 from torch import nn
 
 
+def filled(shape: tuple, init: float) -> nn.Parameter:
+    """A learned tensor of `shape`, every element `init` (ConvNeXt's layer scale)."""
+    return nn.Parameter(torch.full(tuple(shape), float(init)))
+
+
 class Maxout(nn.Module):
     """The maximum over groups of `pieces` consecutive channels (Goodfellow et al. 2013)."""
 
@@ -55,3 +60,44 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self):
         return f"p={self.p}, mode={self.mode}"
+
+
+class Chunk(nn.Module):
+    """Part `index` of the channels cut into `chunks` (torch.chunk); a view of its input."""
+
+    def __init__(self, chunks: int, index: int):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, 1)[self.index]
+
+    def extra_repr(self):
+        return f"chunks={self.chunks}, index={self.index}"
+
+
+class Permute(nn.Module):
+    """torch.permute with the batch first (torchvision.ops.Permute); a view of its input."""
+
+    def __init__(self, dims: tuple):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        return x.permute(self.dims)
+
+    def extra_repr(self):
+        return f"dims={self.dims}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer normalisation over the channels at each position of an N x C x ... map
+    (torchvision's ConvNeXt LayerNorm2d): channels last, layer_norm, channels first again."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-5, elementwise_affine: bool = True):
+        super().__init__(num_channels, eps=eps, elementwise_affine=elementwise_affine)
+
+    def forward(self, x):
+        x = x.movedim(1, -1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.movedim(-1, 1)
