@@ -124,7 +124,15 @@ def spec_of(d: dict) -> str:
         return (f"avgpool {size_text(d['k'])} /{size_text(d['s'])} pad={size_text(d['p'])}" + (" ceil" if d["ceil"] else "")
                 + ("" if d["count_pad"] else " count_pad=no"))
     if kind == "fc":
-        return f"fc {d['f']}" + ("" if d["bias"] else " bias=no")
+        return f"fc {d['f']}" + ("" if d["bias"] else " bias=no") + (" last" if d.get("last") else "")
+    if kind == "layernorm":
+        return kind + ("" if d.get("affine", True) else " affine=no") + (f" dims={d['dims']}" if d.get("dims") else "")
+    if kind == "layernorm2d":
+        return kind + ("" if d["affine"] else " affine=no")
+    if kind == "scale":
+        return f"scale {d['init']}"
+    if kind == "permute":
+        return "permute " + " ".join(map(str, d["order"]))
     if kind == "dropout":
         return f"dropout {d['p']}"
     if kind == "stochastic_depth":
@@ -173,9 +181,17 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
     if kind == "bn":
         return (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[rank](c, affine=d.get("affine", True))
     if kind == "fc":
+        if d.get("last"):
+            return nn.Linear(shape[-1], d["f"], d["bias"])
         return nn.Sequential(nn.Flatten(), nn.Linear(prod(shape), d["f"], d["bias"]))
     if kind == "layernorm":
-        return nn.LayerNorm(list(shape), elementwise_affine=d.get("affine", True))
+        return nn.LayerNorm(list(shape)[len(shape) - (d.get("dims") or len(shape)):], elementwise_affine=d.get("affine", True))
+    if kind == "layernorm2d":
+        return LayerNorm2d(c, affine=d["affine"])
+    if kind == "scale":
+        return Scale((c,) + (1,) * rank, d["init"])
+    if kind == "permute":
+        return Permute(d["order"])
     if kind == "groupnorm":
         return nn.GroupNorm(d["g"], c, affine=d["affine"])
     if kind == "prelu":
@@ -228,6 +244,38 @@ class Maxout(nn.Module):
         return x.unflatten(1, (-1, self.pieces)).amax(2)
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's ConvNeXt LayerNorm2d: permute to channels last, layer_norm, permute back."""
+
+    def __init__(self, c: int, affine: bool):
+        super().__init__(c, eps=1e-5, elementwise_affine=affine)
+
+    def forward(self, x):
+        x = x.permute(0, *range(2, x.dim()), 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, x.dim() - 1, *range(1, x.dim() - 1))
+
+
+class Scale(nn.Module):
+    """ConvNeXt's layer scale: a parameter of shape (C, 1, ...) times the input."""
+
+    def __init__(self, shape: tuple, init: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, init))
+
+    def forward(self, x):
+        return self.weight * x
+
+
+class Permute(nn.Module):
+    def __init__(self, order: tuple):
+        super().__init__()
+        self.order = order
+
+    def forward(self, x):
+        return x.permute(self.order)
+
+
 class Chunk(nn.Module):
     """torch.chunk along the channels, one part; None where torch has no such part."""
 
@@ -250,8 +298,7 @@ class StochasticDepth(nn.Module):
         self.p, self.mode = p, mode
 
     def forward(self, x):
-        assert not self.training
-        return x
+        return x  # analysed, and measured here, in eval mode
 
 
 class Crop(nn.Module):
@@ -272,7 +319,7 @@ class Crop(nn.Module):
 
 
 INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu", "hardswish", "hardsigmoid"}
-VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth", "chunk")  # they return their input or a view of it
+VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth", "chunk", "permute")  # they return their input or a view of it
 # ops whose backward reads their output: an in-place activation right after one (through views)
 # would break autograd, so a correct module runs it out of place
 SAVES_OUTPUT = {"relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "softmax", "maxout"}
@@ -321,7 +368,14 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
             d["count_pad"] = data.draw(st.booleans())
         return d
     if kind == "fc":
-        return {"kind": kind, "f": data.draw(st.integers(1, 12)), "bias": data.draw(st.booleans())}
+        return {"kind": kind, "f": data.draw(st.integers(1, 12)), "bias": data.draw(st.booleans()),
+                "last": rank > 0 and data.draw(st.booleans())}
+    if kind == "layernorm2d":
+        return {"kind": kind, "affine": data.draw(st.sampled_from([True, True, False]))}
+    if kind == "scale":
+        return {"kind": kind, "init": data.draw(st.sampled_from([1.0, 1e-6]))}
+    if kind == "permute":
+        return {"kind": kind, "order": (0,) + tuple(data.draw(st.permutations(range(1, rank + 2))))}
     if kind == "dropout":
         return {"kind": kind, "p": data.draw(st.sampled_from([0.1, 0.5]))}
     if kind == "stochastic_depth":
@@ -338,7 +392,10 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
         if not groups:
             return {"kind": "identity"}
         return {"kind": kind, "g": data.draw(st.sampled_from(groups)), "affine": data.draw(st.booleans())}
-    if kind in ("bn", "layernorm"):
+    if kind == "layernorm":
+        return {"kind": kind, "affine": data.draw(st.sampled_from([True, True, False])),
+                "dims": data.draw(st.integers(0, len(shape)))}
+    if kind == "bn":
         return {"kind": kind, "affine": data.draw(st.sampled_from([True, True, False]))}
     if kind == "prelu":
         return {"kind": kind, "channelwise": data.draw(st.booleans())}
@@ -371,20 +428,23 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
 SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
            "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
-           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle"]
+           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle", "layernorm2d", "scale"]
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
-FLAT = ["fc", "fc", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
+# drawn as a spatial chain's last layer only: archdsl does not follow a permuted layout through the
+# layers after it (a flatten of a permuted map copies it; docs/conventions.md)
+LAST = ["permute"]
+FLAT = ["fc", "fc", "scale", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
         "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
           "adaptiveavgpool", "adaptivemaxpool", "gap", "gmp", "upsample", "crop", "relu", "relu6", "leakyrelu", "elu",
           "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
-          "stochastic_depth", "chunk", "channel_shuffle"]
+          "stochastic_depth", "chunk", "channel_shuffle", "layernorm2d", "scale", "permute"]
 SINGLE_FLAT = ["fc", "bn", "layernorm", "groupnorm", "prelu", "maxout", "relu", "relu6", "leakyrelu", "elu", "silu",
                "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
-               "stochastic_depth"]
+               "stochastic_depth", "scale", "permute"]
 
 # every archdsl op these properties draw (test_op_registry checks the registry against it)
-ORACLE_OPS = frozenset(SPATIAL + ENDS + FLAT + SINGLE + SINGLE_FLAT)
+ORACLE_OPS = frozenset(SPATIAL + ENDS + LAST + FLAT + SINGLE + SINGLE_FLAT)
 
 
 def draw_merge(data, kind: str, shape: tuple, name: str):
@@ -428,7 +488,7 @@ def draw_program(data, rank: int, length: int):
     after_crop = False  # the tensor is a crop's view of a larger one (not contiguous)
     for i in range(length):
         flat = len(cur) == 1
-        kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else [])
+        kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else []) + (LAST if i == length - 1 else [])
         if after_input:
             kind_pool = [k for k in kind_pool if k not in INPLACE]
         if after_crop and cur[0] == 1:
