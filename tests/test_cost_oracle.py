@@ -428,11 +428,11 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
 SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
            "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
-           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle", "layernorm2d", "scale"]
+           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle", "scale"]
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
-# drawn as a spatial chain's last layer only: archdsl does not follow a permuted layout through the
-# layers after it (a flatten of a permuted map copies it; docs/conventions.md)
-LAST = ["permute"]
+# drawn as a spatial chain's last layer only: their output is laid out otherwise than contiguously,
+# which PyTorch's elementwise layers after them keep and archdsl does not follow (docs/conventions.md)
+LAST = ["permute", "layernorm2d"]
 FLAT = ["fc", "fc", "scale", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
         "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",

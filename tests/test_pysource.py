@@ -198,10 +198,13 @@ def test_resnet18_reads_like_torchvision():
     assert "64, 64, kernel_size=3" not in source  # no class with the channels written in
 
 
-# Specs whose block calls build layers of different kinds (MobileNetV3's rows: ReLU or hardswish,
-# with or without an SE gate), which one class cannot take as constructor arguments: a class per
-# kind, as test_a_block_whose_calls_differ_in_their_layers shows.
-VARIANTS = {"mobilenet_v3_small", "mobilenet_v3_large"}
+# Specs whose block calls build layers of different kinds, which one class cannot take as
+# constructor arguments: a class per kind, as test_a_block_whose_calls_differ_in_their_layers shows
+# (MobileNetV3's rows: ReLU or hardswish, with or without an SE gate; EfficientNetV2: Fused-MBConv
+# or MBConv; RegNet: a block with or without its projection, whose add lists the shortcut second
+# or first; ShuffleNet V2: the units of stride 2 and of stride 1).
+VARIANTS = {"mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
+            *(p.stem for p in SPECS.glob("regnet_*.arch")), *(p.stem for p in SPECS.glob("shufflenet_v2_*.arch"))}
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS)

@@ -22,6 +22,17 @@ class LayerNorm2d(Op):
         need_spatial("layernorm2d", shape)
         return shape, {**a, "num_channels": shape[0]}
 
+    @staticmethod
+    def layout(r, strides, out):
+        """Channels last: torchvision's LayerNorm2d permutes back a channels-last result."""
+        c, spatial = out[0], out[1:]
+        inner = [1] * len(spatial)
+        step = c
+        for i in range(len(spatial) - 1, -1, -1):
+            inner[i] = step
+            step *= spatial[i]
+        return (1, *inner)
+
     def params(self, r, ins, out):
         return 2 * r["num_channels"] if r["affine"] else 0
 

@@ -28,6 +28,10 @@ class Permute(Op):
             raise OpError("permute must keep the batch (dimension 0) first")
         return tuple(shape[d - 1] for d in order[1:]), {"dims": tuple(order)}
 
+    @staticmethod
+    def layout(r, strides, out):
+        return tuple(strides[d - 1] for d in r["dims"][1:])
+
     def other_ops(self, r, ins, out):
         return 0
 
