@@ -11,7 +11,7 @@ import archdsl  # noqa: E402
 from archdsl.ops import OPS  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from .conftest import DATA, SPECS  # noqa: E402
+from .conftest import DATA, SIBLINGS, SPECS  # noqa: E402
 from .test_torchvision_specs import MODELS, spec_path  # noqa: E402
 
 REFERENCE = json.loads((DATA / "torchvision_classification.json").read_text())
@@ -91,7 +91,8 @@ def _input(net, batch=2):
 
 # FLOPs, parameters and shapes need no arithmetic: every spec runs on the meta device. Two small
 # specs (2D and 1D) also run on the CPU, where the kernels are the real ones.
-@pytest.mark.parametrize("spec, device", [(s, "meta") for s in ALL_SPECS] + [("lenet5.arch", "cpu"), ("m5.arch", "cpu")])
+@pytest.mark.parametrize("spec, device", [pytest.param(s, "meta", marks=[pytest.mark.slow] if s[:-5] in SIBLINGS else [])
+                                          for s in ALL_SPECS] + [("lenet5.arch", "cpu"), ("m5.arch", "cpu")])
 def test_module_matches_analysis(spec, device):
     """Parameters, FlopCounterMode FLOPs and every layer's real output shape, layer by layer."""
     net = archdsl.load(SPECS / spec)

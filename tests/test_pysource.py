@@ -8,7 +8,7 @@ import torch
 import archdsl
 from archdsl.backends.pysource import emit_source
 
-from .conftest import SPECS
+from .conftest import SPECS, per_spec
 
 ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.arch"))
 # forward on CPU and compare outputs for these; the rest: state_dict keys/shapes/order on meta
@@ -135,7 +135,7 @@ def check_same(net, tmp_path, name, forward=True, batch=2):
     return source
 
 
-@pytest.mark.parametrize("spec", ALL_SPECS)
+@pytest.mark.parametrize("spec", per_spec(ALL_SPECS))
 def test_every_spec(spec, tmp_path):
     forward = spec in FORWARD
     net = archdsl.load(SPECS / f"{spec}.arch")
@@ -207,7 +207,7 @@ VARIANTS = {"mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_s", "ef
             *(p.stem for p in SPECS.glob("regnet_*.arch")), *(p.stem for p in SPECS.glob("shufflenet_v2_*.arch"))}
 
 
-@pytest.mark.parametrize("spec", ALL_SPECS)
+@pytest.mark.parametrize("spec", per_spec(ALL_SPECS))
 def test_one_class_per_block_definition(spec):
     """Every block definition the spec calls has exactly one class (not seven Basic ... Basic7
     with the channels written in), and the file names the spec by a relative path."""

@@ -3,7 +3,7 @@ import pytest
 
 import archdsl
 
-from .conftest import SPECS
+from .conftest import SPECS, per_spec
 
 ALL = sorted(p.name for p in SPECS.glob("*.arch"))
 
@@ -20,7 +20,7 @@ def test_the_library_is_there():
     assert {"vgg16.arch", "alexnet.arch", "lenet5.arch", "unet.arch"} <= set(ALL)
 
 
-@pytest.mark.parametrize("spec", ALL)
+@pytest.mark.parametrize("spec", per_spec(ALL))
 def test_spec_analyses(spec):
     net = archdsl.load(SPECS / spec)
     net.graph.lint()
