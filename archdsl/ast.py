@@ -87,7 +87,7 @@ class Group(NamedTuple):
 
 
 class Merge(NamedTuple):
-    """`concat { ... }` or `add { ... }`: each statement inside is one parallel branch."""
+    """`concat { ... }`, `add { ... }` or `mul { ... }`: each statement inside is one parallel branch."""
 
     kind: str
     branches: tuple["Stmt", ...]

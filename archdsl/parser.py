@@ -229,7 +229,7 @@ _TERMINAL_NAMES = {
     "REPEAT": "a repetition such as x3",
     "_NL": "the end of the line",
     "$END": "the end of the file",
-    "MERGE": "concat or add",
+    "MERGE": "concat, add or mul",
     "CMP": "a comparison",
     "SUMOP": "+ or -",
     "PRODOP": "* or //",

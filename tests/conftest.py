@@ -7,11 +7,27 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 DATA = Path(__file__).resolve().parent / "data"
 
+# The torchvision mirrors of issue 8 beyond the first of each family: every run checks their
+# params, FLOPs and state_dict keys (tests/test_torchvision_specs.py); their per-spec build,
+# emitter, table and diagram checks, the same code on larger tables, run under `-m slow`.
+SIBLINGS = {
+    "resnext101_32x8d", "resnext101_64x4d", "wide_resnet101_2", "densenet161", "densenet169", "densenet201",
+    "squeezenet1_1", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "mobilenet_v3_large",
+    *(f"efficientnet_b{i}" for i in range(1, 8)), "efficientnet_v2_m", "efficientnet_v2_l",
+    *(p.stem for p in SPECS.glob("regnet_*.arch") if p.stem not in ("regnet_x_400mf", "regnet_y_400mf")),
+    "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "convnext_small", "convnext_base", "convnext_large",
+}
+
+
+def per_spec(names):
+    """pytest parameters for a per-spec test: the SIBLINGS under `-m slow`."""
+    return [pytest.param(n, marks=pytest.mark.slow) if str(n).removesuffix(".arch") in SIBLINGS else n for n in names]
+
 
 @pytest.fixture(scope="session")
 def reference():
     """torchvision's own figures (copied from shared/reference; see tests/data/README.md)."""
-    return json.loads((DATA / "torchvision_models.json").read_text())
+    return json.loads((DATA / "torchvision_classification.json").read_text())
 
 
 @pytest.fixture(scope="module")

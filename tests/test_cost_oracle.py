@@ -124,9 +124,23 @@ def spec_of(d: dict) -> str:
         return (f"avgpool {size_text(d['k'])} /{size_text(d['s'])} pad={size_text(d['p'])}" + (" ceil" if d["ceil"] else "")
                 + ("" if d["count_pad"] else " count_pad=no"))
     if kind == "fc":
-        return f"fc {d['f']}" + ("" if d["bias"] else " bias=no")
+        return f"fc {d['f']}" + ("" if d["bias"] else " bias=no") + (" last" if d.get("last") else "")
+    if kind == "layernorm":
+        return kind + ("" if d.get("affine", True) else " affine=no") + (f" dims={d['dims']}" if d.get("dims") else "")
+    if kind == "layernorm2d":
+        return kind + ("" if d["affine"] else " affine=no")
+    if kind == "scale":
+        return f"scale {d['init']}"
+    if kind == "permute":
+        return "permute " + " ".join(map(str, d["order"]))
     if kind == "dropout":
         return f"dropout {d['p']}"
+    if kind == "stochastic_depth":
+        return f"stochastic_depth {d['p']} mode={d['mode']}"
+    if kind == "chunk":
+        return f"chunk {d['chunks']} {d['index']}"
+    if kind == "channel_shuffle":
+        return f"channel_shuffle {d['groups']}"
     if kind == "groupnorm":
         return f"groupnorm {d['g']}" + ("" if d["affine"] else " affine=no")
     if kind in ("bn", "layernorm"):
@@ -167,9 +181,17 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
     if kind == "bn":
         return (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[rank](c, affine=d.get("affine", True))
     if kind == "fc":
+        if d.get("last"):
+            return nn.Linear(shape[-1], d["f"], d["bias"])
         return nn.Sequential(nn.Flatten(), nn.Linear(prod(shape), d["f"], d["bias"]))
     if kind == "layernorm":
-        return nn.LayerNorm(list(shape), elementwise_affine=d.get("affine", True))
+        return nn.LayerNorm(list(shape)[len(shape) - (d.get("dims") or len(shape)):], elementwise_affine=d.get("affine", True))
+    if kind == "layernorm2d":
+        return LayerNorm2d(c, affine=d["affine"])
+    if kind == "scale":
+        return Scale((c,) + (1,) * rank, d["init"])
+    if kind == "permute":
+        return Permute(d["order"])
     if kind == "groupnorm":
         return nn.GroupNorm(d["g"], c, affine=d["affine"])
     if kind == "prelu":
@@ -193,13 +215,20 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
         return nn.LocalResponseNorm(d["size"], d["alpha"], d["beta"], d["k"])
     if kind == "maxout":
         return Maxout(d["pieces"])
+    if kind == "stochastic_depth":
+        return StochasticDepth(d["p"], d["mode"])
+    if kind == "chunk":
+        return Chunk(d["chunks"], d["index"])
+    if kind == "channel_shuffle":
+        return nn.ChannelShuffle(d["groups"])
     if kind == "crop":
         return Crop(d["size"])
     inplace = d.get("inplace", True)
     return {
         "relu": lambda: nn.ReLU(inplace), "relu6": lambda: nn.ReLU6(inplace),
         "leakyrelu": lambda: nn.LeakyReLU(d["slope"], inplace), "elu": lambda: nn.ELU(d["alpha"], inplace),
-        "silu": lambda: nn.SiLU(inplace), "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
+        "silu": lambda: nn.SiLU(inplace), "hardswish": lambda: nn.Hardswish(inplace),
+        "hardsigmoid": lambda: nn.Hardsigmoid(inplace), "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
         "flatten": nn.Flatten, "identity": nn.Identity, "dropout": lambda: nn.Dropout(d["p"]),
     }[kind]()
 
@@ -213,6 +242,63 @@ class Maxout(nn.Module):
 
     def forward(self, x):
         return x.unflatten(1, (-1, self.pieces)).amax(2)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's ConvNeXt LayerNorm2d: permute to channels last, layer_norm, permute back."""
+
+    def __init__(self, c: int, affine: bool):
+        super().__init__(c, eps=1e-5, elementwise_affine=affine)
+
+    def forward(self, x):
+        x = x.permute(0, *range(2, x.dim()), 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, x.dim() - 1, *range(1, x.dim() - 1))
+
+
+class Scale(nn.Module):
+    """ConvNeXt's layer scale: a parameter of shape (C, 1, ...) times the input."""
+
+    def __init__(self, shape: tuple, init: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, init))
+
+    def forward(self, x):
+        return self.weight * x
+
+
+class Permute(nn.Module):
+    def __init__(self, order: tuple):
+        super().__init__()
+        self.order = order
+
+    def forward(self, x):
+        return x.permute(self.order)
+
+
+class Chunk(nn.Module):
+    """torch.chunk along the channels, one part; None where torch has no such part."""
+
+    def __init__(self, chunks: int, index: int):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        parts = x.chunk(self.chunks, 1)
+        if self.index >= len(parts):
+            raise ValueError(f"{x.shape[1]} channels in {self.chunks} chunks have no part {self.index}")
+        return parts[self.index]
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.stochastic_depth's eval mode: `if not training or p == 0: return input`."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        return x  # analysed, and measured here, in eval mode
 
 
 class Crop(nn.Module):
@@ -232,8 +318,8 @@ class Crop(nn.Module):
         return x
 
 
-INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu"}
-VIEWS = ("identity", "dropout", "flatten", "crop")  # they return their input or a view of it
+INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu", "hardswish", "hardsigmoid"}
+VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth", "chunk", "permute")  # they return their input or a view of it
 # ops whose backward reads their output: an in-place activation right after one (through views)
 # would break autograd, so a correct module runs it out of place
 SAVES_OUTPUT = {"relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "softmax", "maxout"}
@@ -282,9 +368,23 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
             d["count_pad"] = data.draw(st.booleans())
         return d
     if kind == "fc":
-        return {"kind": kind, "f": data.draw(st.integers(1, 12)), "bias": data.draw(st.booleans())}
+        return {"kind": kind, "f": data.draw(st.integers(1, 12)), "bias": data.draw(st.booleans()),
+                "last": rank > 0 and data.draw(st.booleans())}
+    if kind == "layernorm2d":
+        return {"kind": kind, "affine": data.draw(st.sampled_from([True, True, False]))}
+    if kind == "scale":
+        return {"kind": kind, "init": data.draw(st.sampled_from([1.0, 1e-6]))}
+    if kind == "permute":
+        return {"kind": kind, "order": (0,) + tuple(data.draw(st.permutations(range(1, rank + 2))))}
     if kind == "dropout":
         return {"kind": kind, "p": data.draw(st.sampled_from([0.1, 0.5]))}
+    if kind == "stochastic_depth":
+        return {"kind": kind, "p": data.draw(st.sampled_from([0.0, 0.2, 1.0])), "mode": data.draw(st.sampled_from(["row", "batch"]))}
+    if kind == "chunk":
+        chunks = data.draw(st.integers(1, 4))
+        return {"kind": kind, "chunks": chunks, "index": data.draw(st.integers(0, chunks - 1))}
+    if kind == "channel_shuffle":
+        return {"kind": kind, "groups": data.draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))}
     if kind == "groupnorm":
         # PyTorch refuses groups of a single value at batch 1 only (`input 1` `groupnorm 1`), a check
         # that depends on the batch: not drawn
@@ -292,7 +392,10 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
         if not groups:
             return {"kind": "identity"}
         return {"kind": kind, "g": data.draw(st.sampled_from(groups)), "affine": data.draw(st.booleans())}
-    if kind in ("bn", "layernorm"):
+    if kind == "layernorm":
+        return {"kind": kind, "affine": data.draw(st.sampled_from([True, True, False])),
+                "dims": data.draw(st.integers(0, len(shape)))}
+    if kind == "bn":
         return {"kind": kind, "affine": data.draw(st.sampled_from([True, True, False]))}
     if kind == "prelu":
         return {"kind": kind, "channelwise": data.draw(st.booleans())}
@@ -324,22 +427,29 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
 # the kinds each strategy draws, by archdsl's op names
 SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
-           "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add"]
+           "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
+           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle", "scale"]
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
-FLAT = ["fc", "fc", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
+# drawn as a spatial chain's last layer only: their output is laid out otherwise than contiguously,
+# which PyTorch's elementwise layers after them keep and archdsl does not follow (docs/conventions.md)
+LAST = ["permute", "layernorm2d"]
+FLAT = ["fc", "fc", "scale", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
         "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
           "adaptiveavgpool", "adaptivemaxpool", "gap", "gmp", "upsample", "crop", "relu", "relu6", "leakyrelu", "elu",
-          "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout"]
+          "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
+          "stochastic_depth", "chunk", "channel_shuffle", "layernorm2d", "scale", "permute"]
 SINGLE_FLAT = ["fc", "bn", "layernorm", "groupnorm", "prelu", "maxout", "relu", "relu6", "leakyrelu", "elu", "silu",
-               "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout"]
+               "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
+               "stochastic_depth", "scale", "permute"]
 
 # every archdsl op these properties draw (test_op_registry checks the registry against it)
-ORACLE_OPS = frozenset(SPATIAL + ENDS + FLAT + SINGLE + SINGLE_FLAT)
+ORACLE_OPS = frozenset(SPATIAL + ENDS + LAST + FLAT + SINGLE + SINGLE_FLAT)
 
 
 def draw_merge(data, kind: str, shape: tuple, name: str):
-    """A concat/add whose branches keep the spatial size in step (odd kernels, half padding, one stride)."""
+    """A concat/add/mul whose branches keep the spatial size in step (odd kernels, half padding, one
+    stride); a mul branch may be a gate, a global pool first, broadcast over the others."""
     rank, c = len(shape) - 1, shape[0]
     stride = data.draw(st.sampled_from([1, 1, 2]))
     width = data.draw(st.integers(1, 4))
@@ -347,10 +457,15 @@ def draw_merge(data, kind: str, shape: tuple, name: str):
     for b in range(data.draw(st.integers(2, 3))):
         if kind == "concat" and stride == 1 and data.draw(st.integers(0, 3)) == 0:
             first = {"kind": "maxpool", "k": (3,) * rank, "s": (1,) * rank, "p": (1,) * rank, "ceil": False}
+        elif kind == "mul" and b > 0 and data.draw(st.booleans()):
+            gate = {"kind": "conv", "c": width * 2, "g": 1, "bias": data.draw(st.booleans()), "k": (1,) * rank,
+                    "s": (1,) * rank, "p": (0,) * rank, "d": (1,) * rank}
+            branches.append([{"kind": "gap"}, gate, {"kind": data.draw(st.sampled_from(["sigmoid", "hardsigmoid"]))}])
+            continue
         else:
             k = data.draw(st.sampled_from([1, 3]))
             g = data.draw(st.sampled_from([g for g in (1, 2) if c % g == 0 and (width * 2) % g == 0]))
-            first = {"kind": "conv", "c": width * 2 if kind == "add" else data.draw(st.integers(1, 4)) * g, "g": g,
+            first = {"kind": "conv", "c": width * 2 if kind != "concat" else data.draw(st.integers(1, 4)) * g, "g": g,
                      "bias": data.draw(st.booleans()), "k": (k,) * rank, "s": (stride,) * rank, "p": (k // 2,) * rank,
                      "d": (1,) * rank}
         branch = [first] + [{"kind": kind_} for kind_ in data.draw(st.lists(st.sampled_from(["bn", "relu"]), max_size=2))]
@@ -358,7 +473,7 @@ def draw_merge(data, kind: str, shape: tuple, name: str):
             if layer["kind"] in INPLACE and before["kind"] in SAVES_OUTPUT:
                 layer["inplace"] = False  # a relu right after a relu: autograd keeps the first's output
         branches.append(branch)
-    if kind == "add" and stride == 1 and c == width * 2:
+    if kind in ("add", "mul") and stride == 1 and c == width * 2:
         branches.append([{"kind": "identity"}])
     return {"kind": kind, "branches": branches}
 
@@ -373,7 +488,7 @@ def draw_program(data, rank: int, length: int):
     after_crop = False  # the tensor is a crop's view of a larger one (not contiguous)
     for i in range(length):
         flat = len(cur) == 1
-        kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else [])
+        kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else []) + (LAST if i == length - 1 else [])
         if after_input:
             kind_pool = [k for k in kind_pool if k not in INPLACE]
         if after_crop and cur[0] == 1:
@@ -381,7 +496,7 @@ def draw_program(data, rank: int, length: int):
             # copies nothing; archdsl counts the copy as at every larger batch (docs/conventions.md)
             kind_pool = [k for k in kind_pool if k != "groupnorm"] or ["identity"]
         d = draw_layer(data, cur, kind_pool)
-        if d["kind"] in ("concat", "add"):
+        if d["kind"] in ("concat", "add", "mul"):
             d = draw_merge(data, d["kind"], cur, f"l{i}")
             new = merge_shape(d, cur)
         else:
@@ -393,7 +508,7 @@ def draw_program(data, rank: int, length: int):
         program.append((f"l{i}", d))
         cur = new
         after_input = after_input and d["kind"] in VIEWS
-        after_crop = d["kind"] == "crop" or (after_crop and d["kind"] in VIEWS + tuple(INPLACE))
+        after_crop = d["kind"] in ("crop", "chunk") or (after_crop and d["kind"] in VIEWS + tuple(INPLACE))
         if d["kind"] not in VIEWS:
             after_saver = d["kind"] in SAVES_OUTPUT
     return shape, program
@@ -418,6 +533,8 @@ def merge_shape(d: dict, shape: tuple):
         return None
     if d["kind"] == "add":
         return ends[0] if all(e == ends[0] for e in ends) else None
+    if d["kind"] == "mul":
+        return torch.broadcast_shapes(*ends) if all(len(e) == len(ends[0]) for e in ends) else None
     if any(e[1:] != ends[0][1:] for e in ends):
         return None
     return (sum(e[0] for e in ends),) + ends[0][1:]
@@ -429,7 +546,7 @@ def merge_shape(d: dict, shape: tuple):
 def render(shape: tuple, program, frozen=()) -> str:
     lines = [input_line(shape)]
     for name, d in program:
-        if d["kind"] in ("concat", "add"):
+        if d["kind"] in ("concat", "add", "mul"):
             lines.append(f"{name}: {d['kind']} {{")
             for b, branch in enumerate(d["branches"]):
                 stmts = [f"{name}_{b}_{j}: {spec_of(layer)}" for j, layer in enumerate(branch)]
@@ -450,7 +567,7 @@ class Built:
         self.modules: dict[str, nn.Module] = {}
         cur = shape
         for name, d in program:
-            if d["kind"] in ("concat", "add"):
+            if d["kind"] in ("concat", "add", "mul"):
                 branches = []
                 for b, (mods, _) in enumerate(branch_modules(d, cur)):
                     branch = []
@@ -483,6 +600,8 @@ class Built:
                 ends.append(y)
             if kind == "concat":
                 x = hook(name, lambda *t: torch.cat(t, dim=1), *ends)
+            elif kind == "mul":
+                x = hook(name, mul_all, *ends)
             else:
                 # torchvision's `out += identity`: into the first branch's own tensor, when that
                 # branch made one (not an identity of the block input) that autograd does not keep
@@ -501,6 +620,14 @@ def add_all(first, second, *rest):
     out = first + second
     for t in rest:
         out += t
+    return out
+
+
+def mul_all(first, second, *rest):
+    """Branches multiplied, broadcasting: `first * second` (SE's `scale * input`), then `*=` the rest."""
+    out = first * second
+    for t in rest:
+        out *= t
     return out
 
 

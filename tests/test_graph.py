@@ -17,7 +17,7 @@ from archdsl.backends import dot as backend
 from archdsl.cli import main
 from archdsl.report.table import human, shape_text
 
-from .conftest import ROOT, SPECS
+from .conftest import ROOT, SPECS, per_spec
 
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's `dot` is not installed")
@@ -482,7 +482,7 @@ def test_analyze_does_not_import_graphviz(tmp_path):
 
 
 @needs_dot
-@pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.arch")))
+@pytest.mark.parametrize("spec", per_spec(sorted(p.name for p in SPECS.glob("*.arch"))))
 def test_every_spec_renders(spec):
     net = archdsl.load(SPECS / spec)
     a = net.analyze()

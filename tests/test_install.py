@@ -91,7 +91,9 @@ def test_every_package_is_in_the_wheel():
     found = {".".join(p.relative_to(ROOT).parent.parts) for p in (ROOT / "archdsl").rglob("__init__.py")}
     assert found | {"archdsl.specs", "archdsl.specs.lib"} == set(setuptools["packages"])
     assert setuptools["package-dir"] == {"archdsl.specs": "specs"}
-    assert sorted(p.name for p in (SPECS / "lib").iterdir()) == ["resnet.arch"]  # package-data: lib/*.arch
+    assert sorted(p.name for p in (SPECS / "lib").iterdir()) == [  # package-data: lib/*.arch
+        "convnext.arch", "densenet.arch", "efficientnet.arch", "mnasnet.arch", "mobilenet_v3.arch", "regnet.arch",
+        "resnet.arch", "se.arch", "shufflenet_v2.arch"]
 
 
 # The spec library by name.

@@ -75,6 +75,9 @@ EXAMPLES = [
     "adaptiveavgpool 3\nadaptivemaxpool 2\nsoftmax\ndropout 0.2\nidentity\nflatten\nfc 10 bias=no\n",
     "input 8x8x4\na: conv 4 1\nconcat {\n  conv 2 1\n  @a\n}\nadd {\n  conv 6 1\n  identity\n}\ngap\nfc 3\n",
     "input 8x8x4\ngmp\nrelu\nbn\nupsample size=3x3\n",
+    "input 8x8x4\ndef se() { mul { { gap ; conv 4 1 ; hardsigmoid } ; @input } }\nse\nhardswish\n"
+    "add { stochastic_depth 0.1 mode=batch ; identity }\nconcat { chunk 2 0 ; { chunk 2 1 ; conv 2 1 } }\nchannel_shuffle 2\n"
+    "layernorm2d eps=0.000001\nls: scale 0.5\npermute 0 2 3 1\nlayernorm dims=1\nfc 6 last\npermute 0 3 1 2\n",
     "input 40\nfc 10\nbn\nrelu\n",
     "input 32x6\nconv 4 3\nbn\nmaxpool 2\n",
     "input 4x8x8x3\nconv 4 3 pad=1\nbn\nmaxpool 2\nupsample 2\n",

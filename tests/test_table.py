@@ -14,7 +14,7 @@ import archdsl
 from archdsl.figures import BY_NAME
 from archdsl.report.table import cell, table_lines
 
-from .conftest import ROOT, SPECS
+from .conftest import ROOT, SPECS, per_spec
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SPEC_FILES = sorted(p.name for p in SPECS.glob("*.arch"))
@@ -44,7 +44,7 @@ def check_fits(lines, width):
         assert line == line.rstrip(), f"trailing space: {line!r}"
 
 
-@pytest.mark.parametrize("name", SPEC_FILES)
+@pytest.mark.parametrize("name", per_spec(SPEC_FILES))
 def test_every_spec_reads_well_at_80_columns(name):
     a = analysed(name)
     lines = table_lines(a, 80)

@@ -8,7 +8,14 @@ from .torchvision_layout import expected_state_dict
 
 MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "googlenet",
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
-          "densenet121", "mobilenet_v2", "squeezenet1_0", "inception_v3"]
+          "densenet121", "mobilenet_v2", "squeezenet1_0", "inception_v3",
+          "resnext101_32x8d", "resnext101_64x4d", "wide_resnet101_2", "densenet161", "densenet169", "densenet201",
+          "squeezenet1_1", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
+          "mobilenet_v3_small", "mobilenet_v3_large",
+          *[f"efficientnet_b{i}" for i in range(8)], "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
+          *[f"regnet_{xy}_{size}" for xy in "xy" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")],
+          "regnet_y_128gf", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+          "convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
 
 
 def spec_path(model: str):

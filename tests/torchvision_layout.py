@@ -1,41 +1,77 @@
 """The state_dict a PyTorch module built from an analysed spec must have, written from PyTorch's
 own module definitions (nn.Conv2d registers weight then bias; BatchNorm adds its running
-statistics and num_batches_tracked). Used to check spec names against torchvision's keys."""
+statistics and num_batches_tracked) and its rule for the order: a module lists its own
+parameters (a block's `scale` is one of them) before its submodules, which come in the order
+they were registered. Used to check spec names against torchvision's keys."""
 from __future__ import annotations
 
 
+def _own(node) -> list[tuple[str, tuple]]:
+    """The parameters and buffers of the module a node becomes, by their names in it."""
+    r, op = node.resolved, node.op
+    out = []
+    if op == "conv":
+        out.append(("weight", (r["out_channels"], r["in_channels"] // r["groups"], *r["kernel_size"])))
+        if r["bias"]:
+            out.append(("bias", (r["out_channels"],)))
+    elif op == "convT":
+        out.append(("weight", (r["in_channels"], r["out_channels"] // r["groups"], *r["kernel_size"])))
+        if r["bias"]:
+            out.append(("bias", (r["out_channels"],)))
+    elif op == "fc":
+        out.append(("weight", (r["out_features"], r["in_features"])))
+        if r["bias"]:
+            out.append(("bias", (r["out_features"],)))
+    elif op == "bn":
+        c = r["num_features"]
+        if r["affine"]:
+            out += [("weight", (c,)), ("bias", (c,))]
+        out += [("running_mean", (c,)), ("running_var", (c,)), ("num_batches_tracked", ())]
+    elif op == "layernorm":
+        if r["affine"]:
+            out += [("weight", tuple(r["normalized_shape"])), ("bias", tuple(r["normalized_shape"]))]
+    elif op == "layernorm2d":
+        if r["affine"]:
+            out += [("weight", (r["num_channels"],)), ("bias", (r["num_channels"],))]
+    elif op == "groupnorm":
+        if r["affine"]:
+            out += [("weight", (r["num_channels"],)), ("bias", (r["num_channels"],))]
+    elif op == "prelu":
+        out.append(("weight", (r["num_parameters"],)))
+    return out
+
 
 def expected_state_dict(net) -> list[tuple[str, tuple]]:
-    out, seen = [], set()
-    for node in net.analysed().nodes:
-        r = node.resolved
+    own: dict[str, list] = {"": []}
+    children: dict[str, list] = {"": []}
+
+    def register(path: str) -> None:
+        if path in own:
+            return
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        register(parent)
+        own[path], children[path] = [], []
+        children[parent].append(path)
+
+    seen = set()
+    for node in net.analysed().nodes[1:]:
         if node.name in seen:
             continue
         seen.add(node.name)
-        n = node.name
-        if node.op == "conv":
-            out.append((f"{n}.weight", (r["out_channels"], r["in_channels"] // r["groups"], *r["kernel_size"])))
-            if r["bias"]:
-                out.append((f"{n}.bias", (r["out_channels"],)))
-        elif node.op == "convT":
-            out.append((f"{n}.weight", (r["in_channels"], r["out_channels"] // r["groups"], *r["kernel_size"])))
-            if r["bias"]:
-                out.append((f"{n}.bias", (r["out_channels"],)))
-        elif node.op == "fc":
-            out.append((f"{n}.weight", (r["out_features"], r["in_features"])))
-            if r["bias"]:
-                out.append((f"{n}.bias", (r["out_features"],)))
-        elif node.op == "bn":
-            c = r["num_features"]
-            if r["affine"]:
-                out += [(f"{n}.weight", (c,)), (f"{n}.bias", (c,))]
-            out += [(f"{n}.running_mean", (c,)), (f"{n}.running_var", (c,)), (f"{n}.num_batches_tracked", ())]
-        elif node.op in ("layernorm",):
-            if r["affine"]:
-                out += [(f"{n}.weight", tuple(r["normalized_shape"])), (f"{n}.bias", tuple(r["normalized_shape"]))]
-        elif node.op == "groupnorm":
-            if r["affine"]:
-                out += [(f"{n}.weight", (r["num_channels"],)), (f"{n}.bias", (r["num_channels"],))]
-        elif node.op == "prelu":
-            out.append((f"{n}.weight", (r["num_parameters"],)))
+        if node.op == "scale":  # a parameter of the module that holds it
+            owner = node.name.rsplit(".", 1)[0] if "." in node.name else ""
+            register(owner)
+            own[owner].append((node.name, tuple(node.resolved["shape"])))
+        elif node.op not in ("concat", "add", "mul"):
+            register(node.name)
+            own[node.name] += [(f"{node.name}.{key}", shape) for key, shape in _own(node)]
+
+    out = []
+
+    def walk(path: str) -> None:
+        out.extend(own[path])
+        for child in children[path]:
+            walk(child)
+
+    walk("")
     return out

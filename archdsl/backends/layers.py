@@ -1,6 +1,12 @@
 """Layers archdsl needs that torch.nn does not have. `archdsl build -o model.py` copies their
 source into the file it writes, so these classes must stay self-contained (torch and nn only)."""
+import torch
 from torch import nn
+
+
+def filled(shape: tuple, init: float) -> nn.Parameter:
+    """A learned tensor of `shape`, every element `init` (ConvNeXt's layer scale)."""
+    return nn.Parameter(torch.full(tuple(shape), float(init)))
 
 
 class Maxout(nn.Module):
@@ -31,3 +37,67 @@ class Crop(nn.Module):
 
     def extra_repr(self):
         return f"offset={self.offset}, size={self.size}"
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth (Huang et al. 2016): in training, the input zeroed with
+    probability p per sample ("row") or for the whole batch ("batch"), the rest scaled by
+    1 / (1 - p); the identity in eval mode."""
+
+    def __init__(self, p: float, mode: str = "row"):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self):
+        return f"p={self.p}, mode={self.mode}"
+
+
+class Chunk(nn.Module):
+    """Part `index` of the channels cut into `chunks` (torch.chunk); a view of its input."""
+
+    def __init__(self, chunks: int, index: int):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, 1)[self.index]
+
+    def extra_repr(self):
+        return f"chunks={self.chunks}, index={self.index}"
+
+
+class Permute(nn.Module):
+    """torch.permute with the batch first (torchvision.ops.Permute); a view of its input."""
+
+    def __init__(self, dims: tuple):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        return x.permute(self.dims)
+
+    def extra_repr(self):
+        return f"dims={self.dims}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer normalisation over the channels at each position of an N x C x ... map
+    (torchvision's ConvNeXt LayerNorm2d): channels last, layer_norm, channels first again."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-5, elementwise_affine: bool = True):
+        super().__init__(num_channels, eps=eps, elementwise_affine=elementwise_affine)
+
+    def forward(self, x):
+        x = x.movedim(1, -1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.movedim(-1, 1)

@@ -133,7 +133,12 @@ def _camel(name: str) -> str:
 
 
 def _is_merge(node) -> bool:
-    return OPS[node.op].lowering.call != "module"
+    return OPS[node.op].lowering.call not in ("module", "parameter")
+
+
+def _is_parameter(node) -> bool:
+    """A learned tensor of its scope (scale): `self.name = filled(...)`, used as `self.name * x`."""
+    return OPS[node.op].lowering.call == "parameter"
 
 
 class _Scopes:
@@ -731,6 +736,8 @@ class _Emitter:
             node = self.nodes[u.node]
             if OPS[node.op].lowering.call == "cat":
                 expr = f"torch.cat([{', '.join(args)}], 1)"
+            elif OPS[node.op].lowering.call == "mul":  # one new tensor, the further branches into it
+                expr = f"{args[0]} * {args[1]}" if len(args) == 2 else f"({args[0]} * {args[1]})" + "".join(f".mul_({a})" for a in args[2:])
             elif node.inplace:  # into the first branch, as torchvision's `out += identity`
                 expr = args[0] + "".join(f".add_({a})" for a in args[1:])
             else:
@@ -745,6 +752,10 @@ class _Emitter:
             result.append((f"    {target} = torch.flatten({args[0]}, 1)", ("out", (prod(self.nodes[node.inputs[0]].shape),))))
             args = [target]
         before = self._shape(u.inputs[0])
+        if _is_parameter(node):
+            call = f"    {target} = {_attr('self', u.attr)} * "
+            result.append((f"{call}{args[0]}", ("out", shape if shape != before else None)))
+            return result
         result.append((f"{call}({', '.join(args)})", ("out", shape if shape != before else None)))
         return result
 
@@ -845,7 +856,8 @@ class _Emitter:
         for u, (kind, name) in zip(units, scope.children):
             if u.kind == "merge" or u.attr != (_local(name),) or u.inputs != [tensor] or len(u.outputs) != 1:
                 return False
-            if u.kind == "leaf" and OPS[self.nodes[u.node].op].lowering.flattens(self.nodes[u.node].resolved):
+            if u.kind == "leaf" and (OPS[self.nodes[u.node].op].lowering.flattens(self.nodes[u.node].resolved)
+                                     or _is_parameter(self.nodes[u.node])):
                 return False
             tensor = u.outputs[0]
         return outputs == [tensor]

@@ -54,6 +54,16 @@ def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
             if lowering.call == "cat":
                 env[node.id] = code.call_function(torch.cat, (args, 1))
                 continue
+            if lowering.call == "mul":  # one new tensor (`scale * input`), the further branches into it
+                out = code.call_function(operator.mul, (args[0], args[1]))
+                for other in args[2:]:
+                    out = code.call_method("mul_", (out, other))
+                env[node.id] = out
+                continue
+            if lowering.call == "parameter":  # a learned tensor of the enclosing module, times the input
+                _install_parameter(root, node.name, node.resolved)
+                env[node.id] = code.call_function(operator.mul, (code.get_attr(node.name), args[0]))
+                continue
             if lowering.call == "add":  # in place into the first branch where the analysis says so (`out += identity`)
                 out = args[0]
                 for other in args[1:]:
@@ -73,6 +83,8 @@ def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
     for node in graph.nodes:
         if node.frozen and node.name in made:
             module.get_submodule(node.name).requires_grad_(False)
+        elif node.frozen and OPS[node.op].lowering.call == "parameter":
+            module.get_parameter(node.name).requires_grad_(False)
     return module
 
 
@@ -84,6 +96,18 @@ def _install(root: nn.Module, path: str, module: nn.Module) -> None:
             owner.add_module(part, nn.Module())
         owner = getattr(owner, part)
     owner.add_module(leaf, module)
+
+
+def _install_parameter(root: nn.Module, path: str, resolved: dict) -> None:
+    """A parameter at `path` (`features.1.0.layer_scale`): on the module that owns it, which
+    state_dict lists before its submodules, as PyTorch does for any module's own parameters."""
+    *parents, leaf = path.split(".")
+    owner = root
+    for part in parents:
+        if not hasattr(owner, part):
+            owner.add_module(part, nn.Module())
+        owner = getattr(owner, part)
+    owner.register_parameter(leaf, layers.filled(resolved["shape"], resolved["init"]))
 
 
 def _class_name(name: str) -> str:

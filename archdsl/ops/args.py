@@ -13,7 +13,7 @@ class Arg:
     """One argument of an op. `flag`: a yes/no option that may be written bare (`bn`, `ceil`)."""
 
     name: str
-    kind: str  # int | float | bool | size | pad | choice | act | any
+    kind: str  # int | float | bool | size | pad | choice | act | ints (every plain value left) | any
     default: object = REQUIRED
     minimum: int = 0
     choices: tuple = ()
@@ -37,6 +37,10 @@ class Arg:
             if value < self.minimum:
                 raise fail(f"at least {self.minimum}")
             return value
+        if kind == "ints":
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= self.minimum for v in value):
+                raise fail(f"whole numbers of at least {self.minimum}")
+            return tuple(value)
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise fail("a number")

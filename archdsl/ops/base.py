@@ -42,6 +42,9 @@ class Op:
     # strides allow a view: flatten, fc), "contiguous" copies it (groupnorm)
     copies_strided_input = ""
     slices = False  # its output is a slice of its input (crop)
+    # layout(resolved, input strides, output shape) -> the output's strides (batch left out), for an
+    # op whose output is laid out otherwise than contiguously (permute, layernorm2d); None: no such op
+    layout = None
     quiet = ("bias", "eps", "momentum", "affine")  # options a brief description leaves out
     min_inputs = max_inputs = 1
     lowering: Lowering | None = None  # the PyTorch layer it becomes (ops/lowering.py)

@@ -15,36 +15,45 @@ class Linear(Op):
     args = (
         Arg("features", "int", minimum=1),
         Arg("bias", "bool", True, flag=True),
+        Arg("last", "bool", False, flag=True),
         Arg("bn", "bool", False, flag=True),
         Arg("act", "act", "none"),
     )
     positional = ("features",)
     attaches = True
     copies_strided_input = "view"  # its flatten reshapes
-    doc = "fully connected layer; flattens a spatial input by itself"
+    doc = ("fully connected layer; flattens a spatial input by itself, or with `last` applies to the last "
+           "dimension only (`nn.Linear` on a channels-last tensor after `permute`)")
     lowering = module("nn.Linear", Param("in_features", positional=True), Param("out_features", positional=True),
                       Param("bias", default=True), flatten="flatten")
 
     def infer(self, a, ins):
         (shape,) = ins
+        if a["last"]:
+            return shape[:-1] + (a["features"],), {"in_features": shape[-1], "out_features": a["features"],
+                                                    "bias": a["bias"], "flatten": False, "last": True}
         fin = prod(shape)
-        return (a["features"],), {"in_features": fin, "out_features": a["features"], "bias": a["bias"], "flatten": len(shape) > 1}
+        return (a["features"],), {"in_features": fin, "out_features": a["features"], "bias": a["bias"],
+                                  "flatten": len(shape) > 1, "last": False}
 
     def params(self, r, ins, out):
         return r["in_features"] * r["out_features"] + (r["out_features"] if r["bias"] else 0)
 
     def macs(self, r, ins, out):
-        return r["in_features"] * r["out_features"]
+        return prod(out[:-1]) * r["in_features"] * r["out_features"]
 
     def other_ops(self, r, ins, out):
-        return r["out_features"] if r["bias"] else 0
+        return prod(out) if r["bias"] else 0
 
     def window(self, r, ins, out):
-        """Every output reads every input position (a flat input has none left to mix)."""
-        return None if len(ins[0]) == 1 else tuple((0, n, None, 0, n - 1) for n in ins[0][1:])
+        """Every output reads every input position (a flat input has none left to mix); with
+        `last`, each position reads its own."""
+        if r["last"] or len(ins[0]) == 1:
+            return None
+        return tuple((0, n, None, 0, n - 1) for n in ins[0][1:])
 
     def describe(self, r, brief=False):
-        return f"fc {r['out_features']}" + ("" if r["bias"] or brief else " bias=no")
+        return f"fc {r['out_features']}" + ("" if r["bias"] or brief else " bias=no") + (" last" if r["last"] else "")
 
 
 class Flatten(Op):

@@ -36,15 +36,18 @@ class Param:
         return value
 
 
-CALLS = ("module", "cat", "add")
+CALLS = ("module", "cat", "add", "mul", "parameter")
 
 
 @dataclass(frozen=True, slots=True)
 class Lowering:
     """`layer`: a torch.nn class (`nn.Conv{dims}d`: `{dims}` from the resolved attributes) or a
     class of backends/layers.py (`Maxout`); None for a merge, which is a function call.
-    `call`: module (the layer on one input), cat (torch.cat of the inputs along channels) or add
-    (the inputs summed; into the first one when the analysis runs it in place).
+    `call`: module (the layer on one input), cat (torch.cat of the inputs along channels), add
+    (the inputs summed; into the first one when the analysis runs it in place) or mul (the
+    inputs multiplied, broadcasting, into a new tensor) or parameter (the input times a learned
+    tensor of `shape`, filled with `init`, registered on the enclosing module at the layer's
+    name; `layer` is the function of backends/layers.py that makes it).
     `inplace`: the layer takes `inplace=True` when the analysis runs it in place.
     `flatten`: a resolved flag; when set, the input is flattened to (N, features) first."""
 
@@ -57,8 +60,8 @@ class Lowering:
     def __post_init__(self):
         if self.call not in CALLS:
             raise ValueError(f"call must be one of {CALLS}, not {self.call!r}")
-        if (self.layer is None) != (self.call != "module"):
-            raise ValueError("a module call needs a layer class; a merge has none")
+        if (self.layer is None) != (self.call not in ("module", "parameter")):
+            raise ValueError("a module call needs a layer class (a parameter, the function that makes it); a merge has none")
 
     def layer_name(self, resolved: dict) -> str:
         return self.layer.format(**resolved) if "{" in self.layer else self.layer

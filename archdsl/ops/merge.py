@@ -46,9 +46,12 @@ class Add(Op):
         first = ins[0]
         for i, s in enumerate(ins[1:], 2):
             if s != first:
+                broadcasts = len(s) == len(first) and all(a == b or 1 in (a, b) for a, b in zip(first, s))
                 raise OpError(
                     f"every branch must have the same shape, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}",
-                    hint="a residual branch that changes channels or stride needs a projection (1x1 conv) on the shortcut",
+                    hint="to scale one branch by the other (a gate of size 1 broadcast over the map), write `mul { ... }`"
+                    if broadcasts else
+                    "a residual branch that changes channels or stride needs a projection (1x1 conv) on the shortcut",
                 )
         return first, {}
 

@@ -31,17 +31,21 @@ class LayerNorm(Op):
     name = "layernorm"
     aliases = ('ln',)
     family = "norm"
-    args = (Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
-    doc = "layer normalisation over all of a sample's dimensions"
+    args = (Arg("eps", "float", 1e-5), Arg("affine", "bool", True), Arg("dims", "int", 0))
+    doc = ("layer normalisation over all of a sample's dimensions, or over its last `dims` (`dims=1`: "
+           "per position, over the channels of a channels-last tensor)")
     lowering = module("nn.LayerNorm", Param("normalized_shape", positional=True, form="tuple"),
                       Param("eps", default=1e-5), Param("elementwise_affine", "affine", default=True))
 
     def infer(self, a, ins):
         (shape,) = ins
-        return shape, {**a, "normalized_shape": shape}
+        dims = a["dims"] or len(shape)
+        if dims > len(shape):
+            raise OpError(f"layernorm dims={dims}: its input has only {len(shape)} dimensions")
+        return shape, {**a, "normalized_shape": shape[len(shape) - dims:]}
 
     def params(self, r, ins, out):
-        return 2 * prod(out) if r["affine"] else 0
+        return 2 * prod(r["normalized_shape"]) if r["affine"] else 0
 
     def other_ops(self, r, ins, out):
         return 5 * prod(out)

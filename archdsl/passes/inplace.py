@@ -43,8 +43,10 @@ def contiguous_strides(shape: tuple) -> tuple:
 def mark_strided(graph: Graph) -> None:
     """node.strided: the strides (batch left out) of an output that is a non-contiguous view,
     else None. A crop returns a slice of its input, with its input's strides; views and in-place
-    layers keep their input's layout; every other layer writes a new, contiguous tensor (a layer
-    whose op `copies_strided_input` copies a strided input first: figures.py counts the copy)."""
+    layers keep their input's layout; `permute` views its input with the strides reordered and
+    `layernorm2d` writes its output channels last, as torchvision's LayerNorm2d returns it (an
+    op's `layout`); every other layer writes a new, contiguous tensor (a layer whose op
+    `copies_strided_input` copies a strided input first: figures.py counts the copy)."""
     nodes = graph.nodes
     for node in nodes:
         op = OPS[node.op]
@@ -54,6 +56,9 @@ def mark_strided(graph: Graph) -> None:
         elif op.slices:
             cut = node.shape != src.shape
             node.strided = (src.strided or contiguous_strides(src.shape)) if cut or src.strided else None
+        elif op.layout is not None:  # a permuted view (permute), or a new tensor in a permuted layout (layernorm2d)
+            strides = op.layout(node.resolved, src.strided or contiguous_strides(src.shape), node.shape)
+            node.strided = None if flat_view_stride(node.shape, strides) == 1 else strides  # size-1 dimensions aside, contiguous
         elif node.inplace or not (op.creates_output or op.copies_strided_input):
             node.strided = src.strided
         elif op.copies_strided_input == "view" and not op.creates_output and src.strided:

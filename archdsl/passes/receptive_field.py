@@ -73,7 +73,7 @@ def receptive_fields(graph: Graph, shapes: list[tuple], resolved: list[dict]) ->
         if len(inputs) == 1:
             field = fields[inputs[0]]
         else:
-            field = _merge([fields[i] for i in inputs], shapes[node.id], budget)
+            field = _merge([fields[i] for i in inputs], shapes[node.id], budget, [shapes[i] for i in inputs])
         rule = OPS[node.op].window(resolved[node.id], [shapes[i] for i in inputs], shapes[node.id])
         if rule is not None:
             field = tuple(_through(m, dim, budget) for m, dim in zip(field, rule))
@@ -175,12 +175,20 @@ def _through(m: Map, rule: tuple, budget: list) -> Map:
     return _reduced(period, (E // g) * D, new_lo, new_hi)
 
 
-def _merge(fields: list[Field], shape: tuple, budget: list) -> Field:
-    """Per output position, the union of the branches' intervals (add, concat)."""
+def _merge(fields: list[Field], shape: tuple, budget: list, ins: list[tuple] = ()) -> Field:
+    """Per output position, the union of the branches' intervals (add, concat, mul)."""
     out = []
     for d, maps in enumerate(zip(*fields)):
         if len(shape) == 1:
             out.append(_flat_union(maps))
+            continue
+        n = shape[1 + d]
+        # a branch of size 1 broadcast over n outputs (mul's gate): every output reads its one
+        # position, the same interval for all: a map of jump 0
+        maps = [_constant(m) if ins and ins[k][1 + d] == 1 < n else m for k, m in enumerate(maps)]
+        constant = _covering(maps, n)
+        if constant is not None:  # one branch's interval holds every other's, at every output
+            out.append(constant)
             continue
         D0 = maps[0][1]
         if all(m[0] == 1 and m[1] == D0 for m in maps):  # one period, one jump (residual adds)
@@ -212,6 +220,38 @@ def _merge(fields: list[Field], shape: tuple, budget: list) -> Field:
                 continue
         out.append(_bound_union([_bound(m) for m in maps], shape[1 + d]))
     return tuple(out)
+
+
+def _constant(m: Map) -> Map:
+    """The map of one position read by every output: its interval, jump 0."""
+    i = interval(m, 0)
+    return (1, 0, (i[0],), (i[1],)) if i is not None else (1, 0, (None,), (None,))
+
+
+def _covering(maps: list, n: int) -> Map | None:
+    """A jump-0 map (every output reads one interval) whose interval holds what every other
+    branch reads at outputs 0 ... n - 1, or None. Intervals move monotonically with o, so the
+    first and last period (or, for a bound, the first and last output) tell: lo(o + P) = lo(o) + D."""
+    for c in maps:
+        if c[0] > 1 or c[1] != 0 or interval(c, 0) is None:
+            continue
+        lo_c, hi_c = interval(c, 0)
+        ok = True
+        for m in maps:
+            if m is c:
+                continue
+            P = m[0] or 1
+            outs = set(range(min(P, n))) | set(range(max(0, n - P), n))
+            for o in outs:
+                i = interval(m, o)
+                if i is not None and (i[0] < lo_c or i[1] > hi_c):
+                    ok = False
+                    break
+            if not ok:
+                break
+        if ok:
+            return c
+    return None
 
 
 def _global(m: Map, n: int, g: int) -> Map:

@@ -21,6 +21,12 @@ def bind_layer_args(op: Op, args, env: Env, written: str, positional_ok=True) ->
             if isinstance(value_expr, A.Var) and op.arg(value_expr.name) is not None and op.arg(value_expr.name).flag \
                     and value_expr.name not in env.names():
                 name, value = value_expr.name, True
+            elif positional_ok and free and op.arg(free[0]).kind == "ints":  # takes every plain value left
+                name = free[0]
+                value = evaluate(value_expr, env)
+                earlier = given[name][0] if name in given else ()
+                given[name] = (op.arg(name).coerce(op.name, earlier + (value,), arg.span), arg.span)
+                continue
             else:
                 if not positional_ok or not free:
                     raise _too_many(op, arg, written, positional_ok, value_expr, env)

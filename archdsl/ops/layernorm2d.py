@@ -1,0 +1,40 @@
+"""`layernorm2d`: layer normalisation over the channels at each position of a channels-first map
+(ConvNeXt's LayerNorm2d: permute to channels last, layer_norm over C, permute back)."""
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op, need_spatial
+from .lowering import Param, module
+
+
+class LayerNorm2d(Op):
+    name = "layernorm2d"
+    aliases = ("layernorm_channels",)
+    family = "norm"
+    args = (Arg("eps", "float", 1e-5), Arg("affine", "bool", True))
+    doc = "layer normalisation over the channels at each position (ConvNeXt's `LayerNorm2d`)"
+    lowering = module("LayerNorm2d", Param("num_channels", positional=True), Param("eps", default=1e-5),
+                      Param("elementwise_affine", "affine", default=True))
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        need_spatial("layernorm2d", shape)
+        return shape, {**a, "num_channels": shape[0]}
+
+    @staticmethod
+    def layout(r, strides, out):
+        """Channels last: torchvision's LayerNorm2d permutes back a channels-last result."""
+        c, spatial = out[0], out[1:]
+        inner = [1] * len(spatial)
+        step = c
+        for i in range(len(spatial) - 1, -1, -1):
+            inner[i] = step
+            step *= spatial[i]
+        return (1, *inner)
+
+    def params(self, r, ins, out):
+        return 2 * r["num_channels"] if r["affine"] else 0
+
+    def other_ops(self, r, ins, out):
+        return 5 * prod(out)
