@@ -14,7 +14,7 @@ from hypothesis import strategies as st  # noqa: E402
 import archdsl  # noqa: E402
 
 from .helpers import analyze_text  # noqa: E402
-from .memory_oracle import saved_bytes  # noqa: E402
+from .memory_oracle import inference_peak, optimizer_bytes, saved_bytes, train_peak  # noqa: E402
 from .test_cost_oracle import SETTINGS, Built, draw_program, note, render  # noqa: E402
 from .conftest import SPECS  # noqa: E402
 
@@ -92,13 +92,21 @@ def _torch_saved(built: Built, shape: tuple, batch: int) -> int:
     return sum(seen.values())
 
 
+def _oversized_storage(d: dict, shape: tuple) -> bool:
+    """A CPU kernel quirk left out (docs/conventions.md): a 3D transposed conv with a 1x1x1 kernel
+    and fewer filters than input channels may return its output in a storage as large as its
+    input (slow_conv_transpose3d; by the batch and the number of threads)."""
+    return d["kind"] == "convT" and len(shape) == 4 and set(d["k"]) == {1} or any(
+        _oversized_storage(layer, shape) for branch in d.get("branches", ()) for layer in branch)
+
+
 @SETTINGS
 @given(data=st.data())
 def test_saved_bytes_of_random_networks(data):
     """Random chains with branches (the cost oracle's programs), some layers frozen."""
     rank = data.draw(st.integers(1, 3))
     shape, program = draw_program(data, rank, data.draw(st.integers(1, 6)))
-    if not program:
+    if not program or any(_oversized_storage(d, shape) for _, d in program):
         return
     names = [name for name, d in program if d["kind"] not in ("concat", "add")]
     frozen = data.draw(st.lists(st.sampled_from(names), unique=True, max_size=2)) if names else []
@@ -116,3 +124,70 @@ def test_saved_bytes_of_random_networks(data):
             note(f"PyTorch refuses it: {err}")
             return
         assert a.totals["saved_bytes"] == measured, f"batch {batch}: {a.totals['saved_bytes']:,} vs autograd {measured:,}\n{spec}"
+
+
+# ---- peaks and the optimizer ----------------------------------------------------------------
+
+SLOW = pytest.mark.slow
+PEAK_SPECS = ["lenet5", "resnet18", "mobilenet_v2", "squeezenet1_0", "m5"] + [
+    pytest.param(name, marks=SLOW) for name in ("googlenet", "vgg11_bn", "densenet121", "inception_v3", "unet", "c3d",
+                                                  "resnet50", "alexnet")]
+
+
+@pytest.mark.parametrize("name", PEAK_SPECS)
+@pytest.mark.parametrize("batch", [1, 8])
+def test_inference_peak(name, batch):
+    net = archdsl.load(name)
+    module = net.build(device="meta")
+    x = torch.randn((batch, *net.analyze().input_shape), device="meta")
+    measured = inference_peak(module, x)
+    estimated = net.analyze(batch=batch).totals["inference_peak_bytes"]
+    assert abs(estimated - measured) <= 0.05 * measured, f"{estimated:,} vs {measured:,}"
+
+
+@pytest.mark.parametrize("name", PEAK_SPECS)
+@pytest.mark.parametrize("batch", [1, 8])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", pytest.param("momentum", marks=SLOW), pytest.param("adamw", marks=SLOW)])
+def test_train_peak(name, batch, optimizer):
+    """forward, `output.sum().backward()`, the optimizer's first step: every storage aten returns, tracked until freed."""
+    net = archdsl.load(name)
+    module = net.build(device="meta")
+    x = torch.randn((batch, *net.analyze().input_shape), device="meta")
+    measured = train_peak(module, x, optimizer)
+    estimated = net.analyze(batch=batch, optimizer=optimizer).totals["train_peak_bytes"]
+    assert abs(estimated - measured) <= 0.05 * measured, f"{estimated:,} vs {measured:,}"
+
+
+@pytest.mark.parametrize("name", ["resnet18", "lenet5"])
+def test_peaks_on_the_cpu_are_the_meta_peaks(name):
+    net = archdsl.load(name)
+    shape = net.analyze().input_shape
+    for device in ("cpu", "meta"):
+        module = net.build(device=device)
+        torch.manual_seed(0)
+        x = torch.randn((2, *shape), device=device)
+        got = (inference_peak(module, x), train_peak(module, x, "adam"))
+        if device == "cpu":
+            cpu = got
+    assert abs(got[0] - cpu[0]) <= 1024 and got[1] == cpu[1]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
+@pytest.mark.parametrize("spec", ["resnet18", FROZEN + "freeze stem\n"])
+def test_optimizer_bytes_are_what_torch_optim_holds(spec, optimizer):
+    net = archdsl.load(spec)
+    module = net.build(device="cpu")
+    x = torch.randn((2, *net.analyze().input_shape))
+    a = net.analyze(batch=2, optimizer=optimizer)
+    assert a.totals["optimizer_bytes"] == optimizer_bytes(module, x, optimizer)
+    grads = sum(p.numel() * p.element_size() for p in module.parameters() if p.requires_grad)
+    assert a.totals["grad_bytes"] == grads
+    assert a.totals["buffer_bytes"] == sum(b.numel() * b.element_size() for b in module.buffers())
+
+
+def test_train_peak_with_freeze():
+    net = archdsl.load(FROZEN + "freeze stem\n")
+    module = net.build(device="cpu")
+    x = torch.randn((4, *net.analyze().input_shape))
+    measured = train_peak(module, x, "adam")
+    assert abs(net.analyze(batch=4, optimizer="adam").totals["train_peak_bytes"] - measured) <= 0.05 * measured
