@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import __version__
-from .figures import DTYPE_BYTES
+from .figures import DTYPE_BYTES, OPTIMIZERS
 from .errors import ArchError, UsageError
 
 
@@ -64,8 +64,12 @@ def main() -> None:
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
 @click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
+              help="The optimizer of the training step the memory figures describe (momentum: SGD with momentum).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="cuda: tensors rounded up to the caching allocator's 512-byte blocks, dropout masks of one byte.")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
-            input_size: str | None, wide: bool) -> None:
+            input_size: str | None, wide: bool, optimizer: str, device: str) -> None:
     """Analyse SPEC: one row per layer, with totals."""
     import gc
 
@@ -74,7 +78,7 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
     gc.disable()  # a short run whose objects all live to the end: collecting them only costs time
     try:
         net = load(spec, set=_parse_sets(sets), input=input_size)
-        result = net.analyze(batch=batch, dtype=dtype, depth=depth)
+        result = net.analyze(batch=batch, dtype=dtype, depth=depth, optimizer=optimizer, device=device)
     except ArchError as err:
         _fail(err)
     except OSError as err:

@@ -41,6 +41,11 @@ class Settings:
     optimizer: str = "sgd"  # sgd | momentum | adam | adamw
     device: str = "cpu"  # cpu | cuda (dropout masks, the caching allocator's rounding)
 
+    def block(self, nbytes: int) -> int:
+        """A tensor's bytes as the device holds them: CUDA's caching allocator rounds every
+        allocation up to a multiple of 512 bytes."""
+        return -(-nbytes // 512) * 512 if self.device == "cuda" else nbytes
+
     def bytes(self, dtype: str) -> int:
         """Bytes per element of a saved tensor's dtype (ops/base.py, `New`)."""
         if dtype == "int64":
@@ -63,7 +68,7 @@ class Figure:
     per_sample: bool = True  # scales with --batch (figures with `count` only)
     combine: str = "sum"  # how a collapsed block's row combines its layers' values: sum | max
     column: str = ""  # its column in the table and in Markdown ("": none)
-    style: str = "human"  # how report/table.py writes a cell: count | human | params | activations
+    style: str = "human"  # how report/table.py writes a cell: count | human | params | activations | bytes
 
 
 def _params(c: Counted) -> int:
@@ -106,7 +111,7 @@ def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
 
 
 def _saved_bytes(node, s: Settings) -> int:
-    return sum(n * (s.batch if per_sample else 1) * s.bytes(dtype) for n, per_sample, dtype in node.saved)
+    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in node.saved)
 
 
 def _grad_bytes(node, s: Settings) -> int:
@@ -135,7 +140,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("other_ops", "other-work", lambda c: c.op.other_ops(c.resolved, c.ins, c.out)),
     Figure("activations", "activations", _activations, column="activations", style="activations"),
     Figure("indices", "activations", lambda c: c.op.indices(c.resolved, c.ins, c.out)),  # int64, eval forward
-    Figure("saved_bytes", "saved-for-backward", at=_saved_bytes, column="saved", style="human"),
+    Figure("saved_bytes", "saved-for-backward", at=_saved_bytes, column="saved", style="bytes"),
     Figure("grad_bytes", "training-memory", at=_grad_bytes),
     Figure("optimizer_bytes", "training-memory", at=_optimizer_bytes),
 )

@@ -55,15 +55,15 @@ def inference_peak(graph, s: Settings) -> int:
     live = peak = 0
     for node in nodes:
         if key[node.id] == node.id:
-            live += size[node.id] * act * s.batch
+            live += s.block(size[node.id] * act * s.batch)
         extra = node.figures["activations"] - (size[node.id] if key[node.id] == node.id else 0)  # a copied input
         temporaries = extra * act + 8 * node.figures["indices"]
         if node.op == "lrn":  # its steps (what it saves for backward) live during it
             ins = [nodes[i].shape for i in node.inputs]
             temporaries += sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False)[1:]) * act
-        peak = max(peak, live + temporaries * s.batch)
+        peak = max(peak, live + s.block(temporaries * s.batch))
         for k in dying.get(node.id, ()):
-            live -= size[k] * act * s.batch
+            live -= s.block(size[k] * act * s.batch)
     return _weights(graph, s) + peak
 
 
@@ -90,8 +90,8 @@ def train_peak(graph, s: Settings) -> int:
 
     def nbytes(item) -> int:
         if isinstance(item, New):
-            return item.elements * (B if item.per_sample else 1) * s.bytes(item.dtype)
-        return size[item] * act * B
+            return s.block(item.elements * (B if item.per_sample else 1) * s.bytes(item.dtype))
+        return s.block(size[item] * act * B)
 
     # forward ------------------------------------------------------------------------------
     end = len(nodes)
@@ -112,17 +112,17 @@ def train_peak(graph, s: Settings) -> int:
     for k, at in last_read.items():
         if k not in freed_by and k != 0:
             dying.setdefault(at, []).append(k)
-    live = _weights(graph, s) + size[0] * act * B
+    live = _weights(graph, s) + nbytes(0)
     peak = live
     for node, items in zip(nodes[1:], saved[1:]):
         if key[node.id] == node.id:
-            live += size[node.id] * act * B
+            live += nbytes(node.id)
         if ("copy", node.id) in size:
-            live += size[("copy", node.id)] * act * B
+            live += nbytes(("copy", node.id))
         live += sum(nbytes(t) for t in items if isinstance(t, New))
         peak = max(peak, live)
         for k in dying.get(node.id, ()):
-            live -= size[k] * act * B
+            live -= nbytes(k)
 
     # backward -----------------------------------------------------------------------------
     pbytes = DTYPE_BYTES[s.dtype]
@@ -143,7 +143,7 @@ def train_peak(graph, s: Settings) -> int:
                 g[1] += 1
                 store = g
             else:
-                store = [prod(nodes[i].shape) * act * B, 1]
+                store = [s.block(prod(nodes[i].shape) * act * B), 1]
                 live += store[0]
                 made.append(store)
             old = grads.get(i)
@@ -172,7 +172,7 @@ def train_peak(graph, s: Settings) -> int:
             if isinstance(item, New):
                 live -= nbytes(item)
             elif freed_by.get(item) == node.id:
-                live -= size[item] * act * B
+                live -= nbytes(item)
 
     # optimizer step -----------------------------------------------------------------------
     trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes
