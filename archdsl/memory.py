@@ -67,7 +67,7 @@ def inference_peak(graph, s: Settings) -> int:
     return _weights(graph, s) + peak
 
 
-def train_peak(graph, s: Settings) -> int:
+def train_walk(graph, s: Settings) -> tuple[int, dict]:
     """The peak of live bytes of one training step from scratch (docs/conventions.md, "Peaks"):
 
     forward: weights and the input throughout; each tensor from its layer to its last forward
@@ -80,6 +80,8 @@ def train_peak(graph, s: Settings) -> int:
     optimizer: momentum buffers (a clone of each gradient), Adam's state, made before the update,
     and its temporaries (sqrt and the division: two of the largest parameter tensor on the CPU,
     all parameters at once in CUDA's foreach implementation).
+    Returns the peak and what it holds: parameters (and buffers), gradients (of parameters),
+    optimizer state, saved activations (kept for backward) and other tensors.
     """
     from .passes.memory import saved_storages, training_storages
 
@@ -112,15 +114,30 @@ def train_peak(graph, s: Settings) -> int:
     for k, at in last_read.items():
         if k not in freed_by and k != 0:
             dying.setdefault(at, []).append(k)
-    live = _weights(graph, s) + nbytes(0)
-    peak = live
+    weights = _weights(graph, s)
+    live = weights + nbytes(0)
+    kept = nbytes(0) if 0 in freed_by else 0  # live bytes of saved tensors
+    pgrads = 0
+    peak, parts = 0, {}
+
+    def mark(extra_state: int = 0, extra_other: int = 0) -> None:
+        nonlocal peak, parts
+        total = live + extra_state + extra_other
+        if total > peak:
+            peak = total
+            parts = {"parameters": weights, "gradients": pgrads, "optimizer state": extra_state,
+                     "saved activations": kept, "other tensors": live - weights - pgrads - kept + extra_other}
+
+    mark()
     for node, items in zip(nodes[1:], saved[1:]):
-        if key[node.id] == node.id:
-            live += nbytes(node.id)
-        if ("copy", node.id) in size:
-            live += nbytes(("copy", node.id))
-        live += sum(nbytes(t) for t in items if isinstance(t, New))
-        peak = max(peak, live)
+        for k in (node.id, ("copy", node.id)):
+            if (k == node.id and key[node.id] == node.id) or (k != node.id and k in size):
+                live += nbytes(k)
+                kept += nbytes(k) if k in freed_by else 0
+        new = sum(nbytes(t) for t in items if isinstance(t, New))
+        live += new
+        kept += new
+        mark()
         for k in dying.get(node.id, ()):
             live -= nbytes(k)
 
@@ -164,25 +181,28 @@ def train_peak(graph, s: Settings) -> int:
                         live -= t[0]
                 grads[i] = total
         live += param_grads
-        peak = max(peak, live)
+        pgrads += param_grads
+        mark()
         g[1] -= 1
         if g[1] == 0:
             live -= g[0]
         for item in saved[node.id]:
-            if isinstance(item, New):
-                live -= nbytes(item)
-            elif freed_by.get(item) == node.id:
-                live -= nbytes(item)
+            if isinstance(item, New) or freed_by.get(item) == node.id:
+                live -= nbytes(item) if item != 0 else 0  # the caller holds the input
+                kept -= nbytes(item)
 
     # optimizer step -----------------------------------------------------------------------
     trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes
     largest = max((n.figures["trainable_params"] for n in nodes), default=0) * pbytes
     if s.optimizer == "momentum":
-        peak = max(peak, live + trainable)
+        mark(extra_state=trainable)
     elif s.optimizer in ("adam", "adamw"):
         from .figures import BY_NAME
 
         state = sum(BY_NAME["optimizer_bytes"].at(n, s) for n in nodes)
-        temporaries = trainable if s.device == "cuda" else 2 * largest
-        peak = max(peak, live + state + temporaries)
-    return peak
+        mark(extra_state=state, extra_other=trainable if s.device == "cuda" else 2 * largest)
+    return peak, parts
+
+
+def train_peak(graph, s: Settings) -> int:
+    return train_walk(graph, s)[0]
