@@ -111,6 +111,8 @@ def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
 
 
 def _saved_bytes(node, s: Settings) -> int:
+    if not node.saved:
+        return 0
     return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in node.saved)
 
 
@@ -196,7 +198,7 @@ def scaled(figures: dict, batch: int) -> dict:
 
 def at_settings(node, settings: Settings) -> dict:
     """A node's figures for a run: the counted ones scaled to the batch, the memory ones at the settings."""
-    out = scaled(node.figures, settings.batch)
+    out = dict(node.figures) if settings.batch == 1 else scaled(node.figures, settings.batch)
     for f in AT_SETTINGS:
         out[f.name] = f.at(node, settings)
     return out

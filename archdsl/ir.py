@@ -75,6 +75,7 @@ class Graph:
     assertions: list[ShapeAssertion] = field(default_factory=list)
     warnings: list = field(default_factory=list)  # filled by the passes
     passes_run: list[str] = field(default_factory=list)
+    storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
     _hierarchy: Hierarchy | None = None
 
     @property

@@ -21,28 +21,13 @@ def _weights(graph, s: Settings) -> int:
     return sum(n.figures["params"] for n in graph.nodes) * DTYPE_BYTES[s.dtype] + buffer_bytes(graph, s)
 
 
-def eval_storages(graph) -> tuple[list, dict]:
-    """The storage each node's output lives in during an eval forward, and each storage's
-    elements per sample (views, identities, eval dropout and in-place layers share their input's)."""
-    from .figures import copies_input
-
-    key, size = [], {}
-    for node in graph.nodes:
-        op = OPS[node.op]
-        own = not node.inputs or (not node.inplace and (op.creates_output or copies_input(graph, node)))
-        key.append(node.id if own else key[node.inputs[0]])
-        if own:
-            size[node.id] = prod(node.shape)
-    return key, size
-
-
 def inference_peak(graph, s: Settings) -> int:
     """The peak of live bytes of an eval, no-grad forward: parameters, buffers, and every tensor
     from the layer that creates it to its last reader (outputs and the input to the end). During a
     layer, its temporaries live too: a copied strided input, max pooling's indices, LRN's steps."""
     act = DTYPE_BYTES[s.dtype]
     nodes = graph.nodes
-    key, size = eval_storages(graph)
+    key, size = graph.storages.eval_key, graph.storages.eval_size
     last = {k: len(nodes) if k == 0 else k for k in size}
     for node in nodes:
         for i in node.inputs:
@@ -83,12 +68,9 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     Returns the peak and what it holds: parameters (and buffers), gradients (of parameters),
     optimizer state, saved activations (kept for backward) and other tensors.
     """
-    from .passes.memory import saved_storages, training_storages
-
     nodes = graph.nodes
     act, B = DTYPE_BYTES[s.dtype], s.batch
-    key, size, copies = training_storages(graph)
-    saved = saved_storages(graph, key, copies)
+    key, size, copies, saved = graph.storages[:4]
 
     def nbytes(item) -> int:
         if isinstance(item, New):

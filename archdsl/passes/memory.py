@@ -8,6 +8,7 @@ says which tensors it keeps; a storage kept by several layers counts once, at th
 from __future__ import annotations
 
 from math import prod
+from typing import NamedTuple
 
 from ..figures import copies_input
 from ..ir import Graph
@@ -61,12 +62,38 @@ def saved_storages(graph: Graph, key: list, copies: list) -> list[list]:
     return out
 
 
+class Storages(NamedTuple):
+    """Where each node's output lives, in a training and in an eval forward (memory.py's walks)."""
+
+    key: list  # training: storage of each node's output
+    size: dict  # training: elements per sample of each storage
+    copies: list  # whether each node copies its strided input first
+    saved: list  # per node, what it keeps for backward: storage keys and New tensors
+    eval_key: list
+    eval_size: dict
+
+
+def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
+    """The storage each node's output lives in during an eval forward, and each storage's
+    elements per sample (views, identities, eval dropout and in-place layers share their input's)."""
+    key, size = [], {}
+    for node in graph.nodes:
+        op = OPS[node.op]
+        own = not node.inputs or (not node.inplace and (op.creates_output or copies[node.id]))
+        key.append(node.id if own else key[node.inputs[0]])
+        if own:
+            size[node.id] = prod(node.shape)
+    return key, size
+
+
 def mark_saved(graph: Graph) -> None:
     """node.saved: (elements, per_sample, dtype) of each tensor the layer is first to keep for
-    backward; node.grad: whether its output requires grad."""
+    backward; node.grad: whether its output requires grad; graph.storages."""
     key, size, copies = training_storages(graph)
+    saved_items = saved_storages(graph, key, copies)
+    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies))
     kept: set = set()
-    for node, items in zip(graph.nodes, saved_storages(graph, key, copies)):
+    for node, items in zip(graph.nodes, saved_items):
         saved = []
         for item in items:
             if isinstance(item, New):
