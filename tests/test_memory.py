@@ -191,3 +191,24 @@ def test_train_peak_with_freeze():
     x = torch.randn((4, *net.analyze().input_shape))
     measured = train_peak(module, x, "adam")
     assert abs(net.analyze(batch=4, optimizer="adam").totals["train_peak_bytes"] - measured) <= 0.05 * measured
+
+
+def test_cuda_rounds_to_512_byte_blocks_and_keeps_bool_masks():
+    """On CUDA every tensor takes whole 512-byte blocks of the caching allocator; dropout's mask
+    is a bool tensor (CPU: the activations' dtype)."""
+    spec = "input 100\nfc 100\ndropout 0.5\nfc 10\n"
+    cpu = {r.name: r.saved_bytes for r in analyze_text(spec, batch=3).layers}
+    cuda = {r.name: r.saved_bytes for r in analyze_text(spec, batch=3, device="cuda").layers}
+    assert cpu == {"0": 3 * 100 * 4, "1": 3 * 100 * 4, "2": 3 * 100 * 4}  # the input, the mask, dropout's output
+    assert cuda == {"0": 1536, "1": 512, "2": 1536}  # 1,200 bytes -> 3 blocks; a 300-byte bool mask -> 1
+
+
+def test_cli_options(tmp_path):
+    from .helpers import run_cli
+
+    result, _ = run_cli(tmp_path, "input 8x8x3\nconv 4 3x3\nbn\nrelu\n", "--optimizer", "adam", "--device", "cuda")
+    assert result.exit_code == 0, result.output
+    assert "adam state" in result.output and "512-byte blocks" in result.output
+    doc = __import__("json").loads(run_cli(tmp_path, "input 8x8x3\nconv 4 3x3\n", "--format", "json", "--optimizer", "momentum")[0].output)
+    assert doc["optimizer"] == "momentum" and doc["totals"]["optimizer_bytes"] == doc["totals"]["grad_bytes"] == 4 * 112
+    assert doc["layers"][0]["saved_bytes"] == 8 * 8 * 3 * 4
