@@ -212,3 +212,22 @@ def test_cli_options(tmp_path):
     doc = __import__("json").loads(run_cli(tmp_path, "input 8x8x3\nconv 4 3x3\n", "--format", "json", "--optimizer", "momentum")[0].output)
     assert doc["optimizer"] == "momentum" and doc["totals"]["optimizer_bytes"] == doc["totals"]["grad_bytes"] == 4 * 112
     assert doc["layers"][0]["saved_bytes"] == 8 * 8 * 3 * 4
+
+
+@pytest.mark.parametrize("spec", ["input 16x3\nmaxpool 2", "input 8x8x3\nmaxpool 2", "input 4x4x4x3\nmaxpool 2",
+                                  "input 16x3\nadaptivemaxpool 4", "input 8x8x3\nadaptivemaxpool 3", "input 8x8x3\ngmp",
+                                  "input 4x4x4x3\nadaptivemaxpool 2", "input 8x8x3\navgpool 2"])
+def test_indices_are_what_an_eval_forward_allocates(spec):
+    """torch.profiler's memory events of an eval, no-grad forward of the layer (no dispatch mode:
+    under one, 1D max pooling takes the path with indices): output + int64 indices."""
+    from torch.profiler import ProfilerActivity, profile
+
+    net = archdsl.load(spec + "\n")
+    a = net.analyze(batch=2)
+    module = net.build().eval()
+    x = torch.randn((2, *a.input_shape))
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        module(x)
+    allocated = sum(e.self_cpu_memory_usage for e in prof.events() if e.self_cpu_memory_usage > 0 and e.name != "[memory]")
+    layer = a.layers[0]
+    assert allocated == 4 * layer.activations + 8 * layer.indices, (allocated, layer.activations, layer.indices)
