@@ -29,8 +29,13 @@ def _measured_saved(net, batch: int, device: str = "meta") -> int:
     return saved_bytes(module, x)
 
 
-@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
-@pytest.mark.parametrize("batch", [1, 8])
+SLOW = pytest.mark.slow
+LARGEST = {"resnet101", "resnet152", "densenet121", "inception_v3", "resnext50_32x4d", "wide_resnet50_2", "googlenet"}
+SPEC_BATCHES = [pytest.param(p, b, id=f"{p.stem}-{b}", marks=SLOW if b > 1 and p.stem in LARGEST else ())
+                for p in SPEC_FILES for b in (1, 8)]
+
+
+@pytest.mark.parametrize("path,batch", SPEC_BATCHES)
 def test_saved_bytes_of_every_spec(path, batch):
     net = archdsl.load(path)
     estimated = net.analyze(batch=batch).totals["saved_bytes"]
@@ -128,7 +133,6 @@ def test_saved_bytes_of_random_networks(data):
 
 # ---- peaks and the optimizer ----------------------------------------------------------------
 
-SLOW = pytest.mark.slow
 PEAK_SPECS = ["lenet5", "resnet18", "mobilenet_v2", "squeezenet1_0", "m5"] + [
     pytest.param(name, marks=SLOW) for name in ("googlenet", "vgg11_bn", "densenet121", "inception_v3", "unet", "c3d",
                                                   "resnet50", "alexnet")]
