@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from . import passes
 from .errors import UsageError
-from .figures import DTYPE_BYTES, FIGURES, TOTALS, combine, scaled
+from .figures import DTYPE_BYTES, FIGURES, OPTIMIZERS, TOTALS, Settings, at_settings, combine
 from .ir import Graph
 from .ops import OPS
 from .passes.receptive_field import rf_sizes, rf_strides
@@ -48,6 +48,7 @@ class Analysis:
     rows: tuple[Row, ...]  # the input first
     totals: dict
     depth: int | None = None
+    settings: Settings = Settings()
 
     @property
     def network(self) -> str:
@@ -119,17 +120,28 @@ class Analysis:
         return to_csv(self)
 
 
-def analyze(graph: Graph, batch: int = 1, dtype: str = "float32") -> Analysis:
-    """The rows and totals of `graph` (analysed here if it is not yet) for a batch and dtype."""
+def settings(batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cpu") -> Settings:
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, not {batch}")
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPE_BYTES))
+    if optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer '{optimizer}'", hint="one of " + ", ".join(OPTIMIZERS))
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device '{device}'", hint="cpu or cuda")
+    return Settings(batch, dtype, optimizer, device)
+
+
+def analyze(graph: Graph, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
+            device: str = "cpu") -> Analysis:
+    """The rows and totals of `graph` (analysed here if it is not yet) for a batch and dtype, and
+    the memory of a training step with `optimizer` on `device`."""
+    run = settings(batch, dtype, optimizer, device)
     passes.run(graph)
     rows = []
     sums = {f.name: 0 for f in FIGURES}
     for node in graph.nodes:
-        figures = scaled(node.figures, batch)
+        figures = at_settings(node, run)
         for name, value in figures.items():
             sums[name] += value
         rf = node.rf
@@ -144,7 +156,7 @@ def analyze(graph: Graph, batch: int = 1, dtype: str = "float32") -> Analysis:
             figures=figures,
             inplace=node.inplace,
         ))
-    result = Analysis(graph, batch, dtype, tuple(rows), sums)
+    result = Analysis(graph, batch, dtype, tuple(rows), sums, settings=run)
     for total in TOTALS:
         sums[total.name] = total.value(sums, result)
     return result

@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import __version__
-from .figures import DTYPE_BYTES
+from .figures import DTYPE_BYTES, OPTIMIZERS
 from .errors import ArchError, UsageError
 
 
@@ -64,8 +64,12 @@ def main() -> None:
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
 @click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
+              help="The optimizer of the training step the memory figures describe (momentum: SGD with momentum).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="cuda: tensors rounded up to the caching allocator's 512-byte blocks, dropout masks of one byte.")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
-            input_size: str | None, wide: bool) -> None:
+            input_size: str | None, wide: bool, optimizer: str, device: str) -> None:
     """Analyse SPEC: one row per layer, with totals."""
     import gc
 
@@ -74,7 +78,7 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
     gc.disable()  # a short run whose objects all live to the end: collecting them only costs time
     try:
         net = load(spec, set=_parse_sets(sets), input=input_size)
-        result = net.analyze(batch=batch, dtype=dtype, depth=depth)
+        result = net.analyze(batch=batch, dtype=dtype, depth=depth, optimizer=optimizer, device=device)
     except ArchError as err:
         _fail(err)
     except OSError as err:
@@ -196,6 +200,56 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
         raise  # standard output was closed: not a file error (see _Commands)
     except OSError as err:
         _fail(UsageError(f"cannot read or write a file: {err}"))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--memory", "budget", required=True, metavar="AMOUNT", help="The device's memory: 24GiB, 16GB, 800MB.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32", show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="cuda: tensors rounded to the caching allocator's 512-byte blocks.")
+@click.option("--train/--inference", "train", default=True, help="A training step (default) or an eval, no-grad forward.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
+@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
+def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size) -> None:
+    """The largest batch of SPEC whose peak memory fits in --memory (a search over the exact model)."""
+    import json
+
+    from .fit import fit as search, parse_bytes
+    from .network import load
+    from .report.table import bytes_text
+
+    try:
+        amount = parse_bytes(budget)
+        net = load(spec, set=_parse_sets(sets), input=input_size)
+        result = search(net.analysed(), amount, "train" if train else "inference", optimizer, dtype, device)
+    except ArchError as err:
+        _fail(err)
+    except OSError as err:
+        _fail(UsageError(f"cannot read {spec}: {err.strerror}"))
+    what = f"a training step with {optimizer}" if train else "an inference (eval, no grad)"
+    if fmt == "json":
+        click.echo(json.dumps({"network": net.name, "memory": amount, "mode": result.mode, "optimizer": optimizer,
+                               "dtype": dtype, "device": device, "batch": result.batch,
+                               "peak": result.peak, "parts": dict(result.parts), "dominant": result.dominant,
+                               "table": [{"batch": b, "peak": p, "fits": p <= amount} for b, p in result.table]}))
+        return
+    if result.batch == 0:
+        click.echo(f"{net.name}: not even a batch of 1 fits in {bytes_text(amount)} for {what}: "
+                   f"it needs {bytes_text(result.table[0][1])}")
+    else:
+        click.echo(f"{net.name}: batch {result.batch:,} fits in {bytes_text(amount)} for {what} ({dtype}, {device}); "
+                   f"batch {result.batch + 1:,} does not")
+    click.echo(f"at batch {max(result.batch, 1):,} the peak is {bytes_text(result.peak)}, mostly {result.dominant}:")
+    for name, value in result.parts:
+        click.echo(f"  {name:<28} {bytes_text(value):>28}  {100 * value / max(result.peak, 1):5.1f}%")
+    click.echo(f"\n  {'batch':>9}  {'peak':>28}")
+    for b, p in result.table:
+        click.echo(f"  {b:>9,}  {bytes_text(p):>28}  {'fits' if p <= amount else 'does not fit'}")
+    if device == "cuda":
+        click.echo("cuda: tensors rounded to 512-byte blocks; cuDNN workspaces and the CUDA context are not counted")
 
 
 @main.command("list")

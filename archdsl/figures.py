@@ -33,14 +33,42 @@ class Counted:
 
 
 @dataclass(frozen=True, slots=True)
+class Settings:
+    """What a training step or an inference is run with: the memory figures depend on it."""
+
+    batch: int = 1
+    dtype: str = "float32"  # the parameters' and activations' dtype
+    optimizer: str = "sgd"  # sgd | momentum | adam | adamw
+    device: str = "cpu"  # cpu | cuda (dropout masks, the caching allocator's rounding)
+
+    def block(self, nbytes: int) -> int:
+        """A tensor's bytes as the device holds them: CUDA's caching allocator rounds every
+        allocation up to a multiple of 512 bytes."""
+        return -(-nbytes // 512) * 512 if self.device == "cuda" else nbytes
+
+    def bytes(self, dtype: str) -> int:
+        """Bytes per element of a saved tensor's dtype (ops/base.py, `New`)."""
+        if dtype == "int64":
+            return 8
+        if dtype == "mask" and self.device == "cuda":
+            return 1  # CUDA's fused dropout keeps a bool mask
+        return DTYPE_BYTES[self.dtype]
+
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+
+
+@dataclass(frozen=True, slots=True)
 class Figure:
     name: str  # the JSON/CSV key and the Row attribute
     doc: str  # anchor in docs/conventions.md
-    count: Callable[[Counted], int]  # one sample, one node (figures already counted are in node.figures)
-    per_sample: bool = True  # scales with --batch
+    count: Callable[[Counted], int] | None = None  # one sample, one node (figures already counted are in node.figures)
+    # or: the figure of one node at the run's settings (memory figures), from what the passes left on it
+    at: Callable[[object, Settings], int] | None = None
+    per_sample: bool = True  # scales with --batch (figures with `count` only)
     combine: str = "sum"  # how a collapsed block's row combines its layers' values: sum | max
     column: str = ""  # its column in the table and in Markdown ("": none)
-    style: str = "human"  # how report/table.py writes a cell: count | human | params | activations
+    style: str = "human"  # how report/table.py writes a cell: count | human | params | activations | bytes
 
 
 def _params(c: Counted) -> int:
@@ -50,6 +78,16 @@ def _params(c: Counted) -> int:
 def _activations(c: Counted) -> int:
     own = prod(c.out) if c.op.creates_output and not c.node.inplace else 0
     return own + (prod(c.ins[0]) if _copies(c) else 0)
+
+
+def copies_input(graph, node) -> bool:
+    """Whether an analysed node copies its strided (first) input before reading it."""
+    from .ops import OPS
+
+    if not node.inputs:
+        return False
+    src = graph.nodes[node.inputs[0]]
+    return _copies(Counted(node, OPS[node.op], [src.shape], src.strided))
 
 
 def _copies(c: Counted) -> bool:
@@ -72,6 +110,30 @@ def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
     return dims[-1][1] if dims else 1
 
 
+def _saved_bytes(node, s: Settings) -> int:
+    if not node.saved:
+        return 0
+    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in node.saved)
+
+
+def _grad_bytes(node, s: Settings) -> int:
+    return node.figures["trainable_params"] * DTYPE_BYTES[s.dtype]
+
+
+def _optimizer_bytes(node, s: Settings) -> int:
+    """What torch.optim holds after a step: momentum one buffer per parameter, Adam/AdamW two
+    and a float32 `step` per parameter tensor (on the host: not counted on CUDA)."""
+    trainable = node.figures["trainable_params"]
+    if not trainable or s.optimizer == "sgd":
+        return 0
+    if s.optimizer == "momentum":
+        return trainable * DTYPE_BYTES[s.dtype]
+    from .ops import OPS
+
+    steps = OPS[node.op].param_tensors(node.resolved) if s.device != "cuda" else 0
+    return 2 * trainable * DTYPE_BYTES[s.dtype] + 4 * steps
+
+
 FIGURES: tuple[Figure, ...] = (
     Figure("params", "parameters", _params, per_sample=False, column="params", style="params"),
     Figure("trainable_params", "parameters", lambda c: 0 if c.node.frozen else c.node.figures["params"], per_sample=False),
@@ -79,8 +141,14 @@ FIGURES: tuple[Figure, ...] = (
     Figure("flops", "macs-and-flops", lambda c: 2 * c.node.figures["macs"]),  # FlopCounterMode: two per multiply-add
     Figure("other_ops", "other-work", lambda c: c.op.other_ops(c.resolved, c.ins, c.out)),
     Figure("activations", "activations", _activations, column="activations", style="activations"),
+    Figure("indices", "activations", lambda c: c.op.indices(c.resolved, c.ins, c.out)),  # int64, eval forward
+    Figure("saved_bytes", "saved-for-backward", at=_saved_bytes, column="saved", style="bytes"),
+    Figure("grad_bytes", "training-memory", at=_grad_bytes),
+    Figure("optimizer_bytes", "training-memory", at=_optimizer_bytes),
 )
 BY_NAME = {f.name: f for f in FIGURES}
+COUNTED = tuple(f for f in FIGURES if f.count is not None)  # per sample, by the figures pass
+AT_SETTINGS = tuple(f for f in FIGURES if f.at is not None)
 COLUMNS = tuple(f for f in FIGURES if f.column)
 
 
@@ -96,14 +164,24 @@ TOTALS: tuple[Total, ...] = (
     Total("activation_bytes", "bytes", lambda t, a: t["activations"] * DTYPE_BYTES[a.dtype]),
     Total("param_bytes", "bytes", lambda t, a: t["params"] * DTYPE_BYTES[a.dtype]),
     Total("layers", "layers", lambda t, a: len(a.graph.nodes) - 1),
+    Total("index_bytes", "activations", lambda t, a: 8 * t["indices"]),
+    Total("buffer_bytes", "training-memory", lambda t, a: _memory().buffer_bytes(a.graph, a.settings)),
+    Total("inference_peak_bytes", "peaks", lambda t, a: _memory().inference_peak(a.graph, a.settings)),
+    Total("train_peak_bytes", "peaks", lambda t, a: _memory().train_peak(a.graph, a.settings)),
 )
+
+
+def _memory():
+    from . import memory
+
+    return memory
 
 
 def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     """A node's figures for one sample, in the registry's order."""
     node.figures = {}
     c = Counted(node, op, ins, strided_input)
-    for figure in FIGURES:
+    for figure in COUNTED:
         node.figures[figure.name] = figure.count(c)
     return node.figures
 
@@ -114,10 +192,16 @@ def total(graph, name: str) -> int:
 
 
 def scaled(figures: dict, batch: int) -> dict:
-    """One sample's figures for a batch (at batch 1 the node's own dictionary: read it only)."""
-    if batch == 1:
-        return figures
-    return {f.name: figures[f.name] * batch if f.per_sample else figures[f.name] for f in FIGURES}
+    """One sample's counted figures for a batch."""
+    return {f.name: figures[f.name] * batch if f.per_sample else figures[f.name] for f in COUNTED}
+
+
+def at_settings(node, settings: Settings) -> dict:
+    """A node's figures for a run: the counted ones scaled to the batch, the memory ones at the settings."""
+    out = dict(node.figures) if settings.batch == 1 else scaled(node.figures, settings.batch)
+    for f in AT_SETTINGS:
+        out[f.name] = f.at(node, settings)
+    return out
 
 
 def combine(a: dict, b: dict) -> dict:

@@ -35,6 +35,8 @@ class Node:
     strided: tuple | None = None  # strides of an output that is a non-contiguous view (passes/inplace.py)
     rf: object = None  # receptive field (passes/receptive_field.py)
     figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
+    grad: bool = False  # its output requires grad in a training forward (passes/memory.py)
+    saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class Graph:
     assertions: list[ShapeAssertion] = field(default_factory=list)
     warnings: list = field(default_factory=list)  # filled by the passes
     passes_run: list[str] = field(default_factory=list)
+    storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
     _hierarchy: Hierarchy | None = None
 
     @property
@@ -116,7 +119,7 @@ class Graph:
             need(bool(node.name), "every node has a name")
         need(bool(self.outputs) and all(0 <= o < len(self.nodes) for o in self.outputs), "the outputs are nodes")
         done = set(self.passes_run)
-        from .figures import FIGURES
+        from .figures import COUNTED
         from .ops import OPS
 
         for node in self.nodes:
@@ -130,7 +133,7 @@ class Graph:
             if "storage" in done:
                 need(not node.inplace or op.inplace, f"{node.name}: {node.op} cannot run in place")
             if "figures" in done:
-                need(set(node.figures) == {f.name for f in FIGURES}, f"{node.name}: figures {sorted(node.figures)}")
+                need(set(node.figures) == {f.name for f in COUNTED}, f"{node.name}: figures {sorted(node.figures)}")
                 need(all(isinstance(v, int) and v >= 0 for v in node.figures.values()), f"{node.name}: figures {node.figures}")
             if "receptive_field" in done:
                 need((node.rf is None) == (len(self.nodes[0].shape) == 1), f"{node.name}: receptive field {node.rf}")

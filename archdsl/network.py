@@ -79,8 +79,9 @@ class Network:
         elif self.input is not None and err.hint is None:
             err.hint = f"the spec was written for `{self._written_input()}`; --input {self.input} changes every shape after it"
 
-    def analyze(self, batch: int = 1, dtype: str = "float32", depth: int | None = None) -> Analysis:
-        result = analyze(self.analysed(), batch=batch, dtype=dtype)
+    def analyze(self, batch: int = 1, dtype: str = "float32", depth: int | None = None, optimizer: str = "sgd",
+                device: str = "cpu") -> Analysis:
+        result = analyze(self.analysed(), batch=batch, dtype=dtype, optimizer=optimizer, device=device)
         return result if depth is None else collapse(result, self.graph, depth)
 
     def _repr_svg_(self) -> str | None:

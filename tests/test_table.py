@@ -75,25 +75,25 @@ def test_googlenet_depth_1_wraps_descriptions_at_word_boundaries():
 
 
 def test_columns_go_in_the_stated_order():
-    """RF first, then activations, then params, then the output shape; name, layer and MACs stay."""
+    """RF first, then saved and activations, then params, then the output shape; name, layer and MACs stay."""
     a = analysed("vgg16.arch")
     full = table_lines(a)[1].split()
-    assert full == ["name", "layer", "output", "(HxWxC)", "params", "MACs", "activations", "RF"]
+    assert full == ["name", "layer", "output", "(HxWxC)", "params", "MACs", "activations", "saved", "RF"]
     seen = []
     for width in range(140, 29, -1):
         lines = table_lines(a, width)
         check_fits(lines, max(width, 40))
         header = lines[1].split()
         assert {"name", "layer", "MACs"} <= set(header)
-        for gone in ("RF", "activations", "params", "output"):
+        for gone in ("RF", "saved", "activations", "params", "output"):
             if gone not in header and gone not in seen:
                 seen.append(gone)
-    assert seen == ["RF", "activations", "params", "output"]
+    assert seen == ["RF", "saved", "activations", "params", "output"]
 
 
 def test_abbreviated_before_dropped():
     a = analysed("vgg16.arch")
-    lines = table_lines(a, 92)
+    lines = table_lines(a, 100)
     assert "RF" in lines[1].split() and "output (HxWxC)" not in lines[1]
     assert lines[0] == "vgg16  (batch 1, float32; output HxWxC)"  # the axes move to the title
     assert any(line.startswith("classifier.6") and "4.1M" in line for line in lines)  # 4,097,000 parameters

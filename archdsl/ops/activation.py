@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, OpError
+from .base import INPUT, OUTPUT, Arg, New, Op, OpError
 from .lowering import Param, module
 
 
@@ -12,6 +12,15 @@ class Activation(Op):
     act_option = True  # may be attached to a conv or fc with `act=`
     saves_output = True  # relu, sigmoid, tanh, elu, softmax, maxout ... compute their gradient from it
     doc = ""
+    # for backward: sigmoid, tanh, softmax and relu keep their output; the others their input, but
+    # in place leakyrelu and elu keep their result (the same storage) and relu6 and silu a clone
+    saved = "input"  # input | output
+    saved_in_place = "output"  # output | clone
+
+    def saves(self, r, ins, out, inplace, trainable):
+        if inplace:
+            return (OUTPUT,) if self.saved == "output" or self.saved_in_place == "output" else (New(prod(ins[0])),)
+        return (OUTPUT,) if self.saved == "output" else (INPUT,)
 
 
 def _simple(op_name: str, layer: str, inplace: bool, text: str, extra=(), aliases=()) -> type:
@@ -32,6 +41,8 @@ Tanh = _simple("tanh", "nn.Tanh", False, "hyperbolic tangent")
 Gelu = _simple("gelu", "nn.GELU", False, "GELU (exact, erf form)")
 Silu = _simple("silu", "nn.SiLU", True, "x · sigmoid(x) (swish)", aliases=("swish",))
 Gelu.saves_output = Silu.saves_output = False  # their gradients come from the input
+Relu.saved = Sigmoid.saved = Tanh.saved = "output"
+Relu6.saved_in_place = Silu.saved_in_place = "clone"
 
 
 class Prelu(Activation):
@@ -47,11 +58,15 @@ class Prelu(Activation):
     def params(self, r, ins, out):
         return r["num_parameters"]
 
+    def param_tensors(self, r):
+        return 1
+
 
 class Softmax(Activation):
     name = "softmax"
     act_option = False
     doc = "softmax over the channels"
+    saved = "output"
     lowering = module("nn.Softmax", Param("dim", value=1))
 
     def other_ops(self, r, ins, out):
@@ -74,4 +89,7 @@ class Maxout(Activation):
 
     def other_ops(self, r, ins, out):
         return prod(out) * (r["pieces"] - 1)
+
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT, OUTPUT)  # amax's backward compares its input with its result
 

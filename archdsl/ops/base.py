@@ -6,10 +6,26 @@ dimension, channels filled in): the one dictionary that the costs, the report an
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
 
 from .args import REQUIRED, Arg
 from .lowering import Lowering
+
+
+@dataclass(frozen=True, slots=True)
+class New:
+    """A tensor a layer makes only for its backward pass (an index map, a mask, statistics):
+    `elements` for one sample, or for the whole batch when not `per_sample`; `dtype` "act" (the
+    activations' dtype), "int64", or "mask" (a dropout mask: the activations' dtype on the CPU,
+    one byte on CUDA)."""
+
+    elements: int
+    dtype: str = "act"
+    per_sample: bool = True
+
+
+INPUT, OUTPUT = "input", "output"  # a layer keeps its (first) input or its output for backward
 
 
 class OpError(Exception):
@@ -72,6 +88,35 @@ class Op:
     def other_ops(self, r: dict, ins: list[tuple], out: tuple) -> int:
         """All other arithmetic, one sample (docs/conventions.md, "Other work")."""
         return prod(out)
+
+    def saves(self, r: dict, ins: list[tuple], out: tuple, inplace: bool, trainable: bool) -> tuple:
+        """What autograd keeps for this layer's backward pass in a training-mode forward, parameters
+        and buffers aside: INPUT, OUTPUT (the storages they live in: a view keeps its base) and
+        `New` tensors. Asked only when the layer's output requires grad; `trainable`: the layer
+        has parameters that do. Measured op by op with torch.autograd.graph.saved_tensors_hooks
+        (docs/conventions.md, "Saved for backward")."""
+        return ()
+
+    def param_tensors(self, r: dict) -> int:
+        """How many parameter tensors the layer has (an optimizer keeps a `step` per tensor)."""
+        return 0
+
+    def buffers(self, r: dict) -> tuple[int, int]:
+        """Elements of the layer's buffers: (in the model's dtype, int64)."""
+        return 0, 0
+
+    def grad_is_view(self, r: dict) -> bool:
+        """Whether its backward hands its inputs the gradient itself or views of it (a residual
+        add, concat, flatten, identity) instead of new tensors."""
+        return False
+
+    def creates_in_training(self, r: dict) -> bool:
+        """Whether a training-mode forward writes a new output tensor (dropout does, eval does not)."""
+        return self.creates_output
+
+    def indices(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        """int64 elements an eval forward creates besides the output (max pooling's indices), one sample."""
+        return 0
 
     def window(self, r: dict, ins: list[tuple], out: tuple):
         """Receptive-field rule: which positions of its input each output position reads.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+from .base import INPUT, Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
 from .lowering import Param, module
 
 _COMMON = (
@@ -97,6 +97,12 @@ class Conv(Op):
 
     def macs(self, r, ins, out):
         return prod(out) * (r["in_channels"] // r["groups"]) * prod(r["kernel_size"])
+
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT,)  # and its weight (a parameter), frozen or not
+
+    def param_tensors(self, r):
+        return 2 if r["bias"] else 1
 
     def other_ops(self, r, ins, out):
         return prod(out) if r["bias"] else 0

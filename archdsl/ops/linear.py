@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op
+from .base import INPUT, Arg, Op
 from .lowering import Param, module
 
 
@@ -42,6 +42,12 @@ class Linear(Op):
     def macs(self, r, ins, out):
         return prod(out[:-1]) * r["in_features"] * r["out_features"]
 
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT,) if trainable else ()  # addmm keeps its input only for the weight's gradient
+
+    def param_tensors(self, r):
+        return 2 if r["bias"] else 1
+
     def other_ops(self, r, ins, out):
         return prod(out) if r["bias"] else 0
 
@@ -63,6 +69,9 @@ class Flatten(Op):
     copies_strided_input = "view"  # a reshape
     doc = "flattens to a vector (a view: creates no tensor)"
     lowering = module("nn.Flatten")
+
+    def grad_is_view(self, r):
+        return True
 
     def infer(self, a, ins):
         return (prod(ins[0]),), {}

@@ -20,6 +20,9 @@ class Concat(Op):
     doc = "concatenates its branches along the channels (depth)"
     lowering = Lowering(None, call="cat")
 
+    def grad_is_view(self, r):
+        return True  # each branch gets a slice of the gradient
+
     def infer(self, a, ins):
         first = ins[0]
         for i, s in enumerate(ins[1:], 2):
@@ -41,6 +44,9 @@ class Add(Op):
     writable = False  # written `add { ... }`
     doc = "adds its branches elementwise (a residual connection)"
     lowering = Lowering(None, call="add")
+
+    def grad_is_view(self, r):
+        return True  # every branch gets the gradient itself
 
     def infer(self, a, ins):
         first = ins[0]

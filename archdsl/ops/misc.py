@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
+from .base import Arg, New, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
 from .lowering import Param, module
 
 
@@ -25,6 +25,19 @@ class Dropout(Op):
     def other_ops(self, r, ins, out):
         return 0
 
+    def grad_is_view(self, r):
+        return r["p"] == 0  # it returns its input
+
+    def creates_in_training(self, r):
+        return r["p"] > 0  # input * mask (p = 0: the input itself)
+
+    def saves(self, r, ins, out, inplace, trainable):
+        if r["p"] == 0:
+            return ()
+        if r["p"] == 1:
+            return (New(1, per_sample=False),)  # input * zeros(()): the 0-d zero
+        return (New(prod(out), "mask"),)
+
     def describe(self, r, brief=False):
         return f"dropout {r['p']:g}"  # the probability is worth reading even at its default
 
@@ -35,6 +48,9 @@ class Identity(Op):
     creates_output = False
     doc = "passes its input through"
     lowering = module("nn.Identity")
+
+    def grad_is_view(self, r):
+        return True
 
     def other_ops(self, r, ins, out):
         return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, OpError, need_spatial
+from .base import INPUT, Arg, New, Op, OpError, need_spatial
 from .lowering import Param, module
 
 
@@ -26,6 +26,15 @@ class BatchNorm(Op):
     def other_ops(self, r, ins, out):
         return 2 * prod(out)  # eval mode: one multiply and one add per element
 
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT, New(2 * r["num_features"], per_sample=False))  # the batch's mean and inverse std
+
+    def buffers(self, r):
+        return 2 * r["num_features"], 1  # running mean and variance, num_batches_tracked
+
+    def param_tensors(self, r):
+        return 2 if r["affine"] else 0
+
 
 class LayerNorm(Op):
     name = "layernorm"
@@ -46,6 +55,12 @@ class LayerNorm(Op):
 
     def params(self, r, ins, out):
         return 2 * prod(r["normalized_shape"]) if r["affine"] else 0
+
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT, New(2))  # each sample's mean and inverse std
+
+    def param_tensors(self, r):
+        return 2 if r["affine"] else 0
 
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
@@ -72,6 +87,12 @@ class GroupNorm(Op):
     def params(self, r, ins, out):
         return 2 * r["num_channels"] if r["affine"] else 0
 
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT, New(2 * r["num_groups"]))  # each group's mean and inverse std
+
+    def param_tensors(self, r):
+        return 2 if r["affine"] else 0
+
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
 
@@ -92,3 +113,9 @@ class LocalResponseNorm(Op):
 
     def other_ops(self, r, ins, out):
         return (r["size"] + 3) * prod(out)  # squares summed over the window, then scale and power
+
+    def saves(self, r, ins, out, inplace, trainable):
+        """F.local_response_norm: the squares padded by size - 1 channels (avg_pool's input),
+        k + alpha * average (pow's input) and its power (the divisor)."""
+        spatial = prod(out[1:])
+        return (INPUT, New((out[0] + r["size"] - 1) * spatial), New(prod(out)), New(prod(out)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+from .base import INPUT, Arg, New, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
 from .conv import dropped_note, sliding
 from .lowering import Param, module
 
@@ -51,6 +51,12 @@ class MaxPool(Op):
     def other_ops(self, r, ins, out):
         return prod(out) * prod(r["kernel_size"])
 
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT, New(prod(out), "int64"))  # and where each maximum came from
+
+    def indices(self, r, ins, out):
+        return prod(out) if r["dims"] > 1 else 0  # CPU: 1D max pooling without grad makes none
+
     def window(self, r, ins, out):
         """Output o reads input o*s - p + t*d, t < k (average pooling: d = 1)."""
         return tuple((1, s, lambda j, taps=(-p, d, k): taps, -p, (k - 1) * d - p)
@@ -78,6 +84,12 @@ class AvgPool(MaxPool):
                       Param("padding", default=0), Param("ceil_mode", default=False),
                       Param("count_include_pad", default=True))
 
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT,)
+
+    def indices(self, r, ins, out):
+        return 0
+
 
 class AdaptiveAvgPool(Op):
     name = "adaptiveavgpool"
@@ -96,6 +108,10 @@ class AdaptiveAvgPool(Op):
 
     def other_ops(self, r, ins, out):
         return prod(ins[0])
+
+    def saves(self, r, ins, out, inplace, trainable):
+        # to size 1 everywhere PyTorch takes a mean, whose backward needs only the sizes
+        return () if all(s == 1 for s in out[1:]) else (INPUT,)
 
     def window(self, r, ins, out):
         """PyTorch's windows: of n inputs, output o of m reads [floor(o*n/m), ceil((o+1)*n/m)); they
@@ -130,6 +146,12 @@ class AdaptiveMaxPool(AdaptiveAvgPool):
     doc = "adaptive max pooling to an output `size`"
     lowering = module("nn.AdaptiveMaxPool{dims}d", Param("output_size", positional=True))
 
+    def saves(self, r, ins, out, inplace, trainable):
+        return (INPUT, New(prod(out), "int64"))
+
+    def indices(self, r, ins, out):
+        return prod(out)
+
 
 class GlobalAvgPool(AdaptiveAvgPool):
     """`gap`: adaptive average pooling to 1 in every spatial dimension (keeps them, size 1)."""
@@ -153,3 +175,5 @@ class GlobalMaxPool(GlobalAvgPool):
     aliases = ('globalmaxpool',)
     doc = "global max pooling: adaptive max pooling to 1"
     lowering = AdaptiveMaxPool.lowering
+    saves = AdaptiveMaxPool.saves
+    indices = AdaptiveMaxPool.indices

@@ -10,6 +10,7 @@ from typing import Callable, NamedTuple
 from ..ir import Graph
 from .figures import count_figures
 from .inplace import storage
+from .memory import mark_saved
 from .receptive_field import annotate_receptive_fields
 from .shapes import infer_shapes
 
@@ -23,6 +24,7 @@ PASSES: tuple[Pass, ...] = (
     Pass("shapes", infer_shapes),  # node.shape, node.resolved, graph.warnings
     Pass("storage", storage),  # node.inplace, node.strided
     Pass("figures", count_figures),  # node.figures
+    Pass("memory", mark_saved),  # node.grad, node.saved
     Pass("receptive_field", annotate_receptive_fields),  # node.rf
 )
 PASS_NAMES = tuple(p.name for p in PASSES)

@@ -33,6 +33,8 @@ def to_dict(a: Analysis) -> dict:
         "network": a.network,
         "batch": a.batch,
         "dtype": a.dtype,
+        "optimizer": a.settings.optimizer,
+        "device": a.settings.device,
         "input": {"shape": list(a.input_shape), "activations": a.rows[0].activations},
         "layers": [row_dict(r) for r in a.layers],
         "outputs": [{"name": n, "shape": list(s)} for n, s in a.outputs],
@@ -92,13 +94,16 @@ def _cells(r: Row) -> list[str]:
     from .table import human
 
     return ["in place" if f.style == "activations" and r.inplace and not r.figures[f.name] else
-            f"{r.figures[f.name]:,}" if f.style in ("count", "params") else human(r.figures[f.name]) for f in COLUMNS]
+            f"{r.figures[f.name]:,}" if f.style in ("count", "params") else
+            human(r.figures[f.name]) + ("B" if f.style == "bytes" and r.figures[f.name] else "") for f in COLUMNS]
 
 
 def _summary(a: Analysis) -> str:
     t = a.totals
     return (f"{t['params']:,} parameters ({t['trainable_params']:,} trainable), {t['macs']:,} MACs "
-            f"({t['flops']:,} FLOPs), {t['activations']:,} activations ({t['activation_bytes'] / 1e6:.1f} MB).")
+            f"({t['flops']:,} FLOPs), {t['activations']:,} activations ({t['activation_bytes'] / 1e6:.1f} MB); "
+            f"{t['saved_bytes'] / 1e6:.1f} MB saved for backward, a training step ({a.settings.optimizer}) peaks at "
+            f"{t['train_peak_bytes'] / 1e6:.1f} MB and an inference at {t['inference_peak_bytes'] / 1e6:.1f} MB.")
 
 
 def to_markdown(a: Analysis) -> str:

@@ -9,7 +9,7 @@ When the table is wider than the terminal, it narrows in this order until it fit
 2. headers shorten (`output (HxWxC)` becomes `output`, the axes move to the title) and counts
    are abbreviated (`2,049,000` parameters become `2.0M`);
 3. the RF column goes;
-4. figure columns go, rightmost first, except MACs and params (`activations` today);
+4. figure columns go, rightmost first, except MACs and params (`saved`, then `activations`);
 5. params goes, then the output shape;
 6. descriptions wrap down to their longest word and names wrap after their dots (a word longer
    than its column is split).
@@ -76,6 +76,8 @@ def cell(row, figure, short: bool = False) -> str:
         return "in place" if row.inplace else ""
     if figure.style == "count":
         return number(value) if value else ""
+    if figure.style == "bytes":
+        return f"{human(value)}B" if value else ""
     return human(value) if value else ""
 
 
@@ -287,6 +289,7 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
         ("other ops", [count_text(t["other_ops"]), "bias, norms, activations, pooling, adds"]),
         ("activations", [count_text(t["activations"]),
                          f"{bytes_text(t['activation_bytes'])} forward, batch {a.batch}, input included"]),
+        *memory_lines(a),
         ("output", [", ".join(f"{n} [{shape_text(s)}]" for n, s in a.outputs)]),
     ]
     label_pre, label_suf = st.get("label", no)
@@ -294,6 +297,22 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
         body = _wrap_parts(parts, None if width is None else max(width - LABEL, 20), "   ")
         lines.append(f"{label_pre}{label}{label_suf}{' ' * (LABEL - len(label))}{body[0]}")
         lines.extend(" " * LABEL + more for more in body[1:])
+    return lines
+
+
+def memory_lines(a) -> list[tuple[str, list[str]]]:
+    """The footer's memory: what autograd keeps, and the peaks of a training step and an inference."""
+    t, s = a.totals, a.settings
+    state = f", {s.optimizer} state {bytes_text(t['optimizer_bytes'])}" if t["optimizer_bytes"] else f", {s.optimizer}: no state"
+    lines = [
+        ("saved", [f"{bytes_text(t['saved_bytes'])} kept for backward, batch {a.batch}"]),
+        ("training", [f"peak {bytes_text(t['train_peak_bytes'])}",
+                      f"parameters {bytes_text(t['param_bytes'])}, gradients {bytes_text(t['grad_bytes'])}{state}"]),
+        ("inference", [f"peak {bytes_text(t['inference_peak_bytes'])}", "eval, no grad"]),
+    ]
+    if s.device == "cuda":
+        lines.append(("cuda", ["every tensor rounded up to the caching allocator's 512-byte blocks; "
+                               "no cuDNN workspace, no CUDA context"]))
     return lines
 
 
