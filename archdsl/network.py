@@ -6,7 +6,7 @@ import os
 from . import ast as A
 from . import passes
 from .analysis import Analysis, analyze, collapse
-from .errors import ArchError, ShapeError, UsageError, Warning_, did_you_mean, quote
+from .errors import ArchError, LimitError, ShapeError, UsageError, Warning_, did_you_mean, quote
 from .files import read_spec
 from .ir import Graph
 from .ops.base import fmt_size, slide_order
@@ -243,6 +243,8 @@ def _override(name: str, value) -> A.Expr:
         value = "x".join(map(str, value)) if isinstance(value, tuple) else ("yes" if value is True else "no" if value is False else repr(value))
     try:
         program = parse(f"let {name} = {value}\n", f"--set {name}")
+    except LimitError as err:  # 1e999, a number past the limit
+        raise UsageError(f"--set {quote(name)}={quote(value)}: {err.message}") from None
     except Exception:
         raise UsageError(f"--set {quote(name)}={quote(value)}: the value is not a number, size or word") from None
     line = f"let {name} = {value}"

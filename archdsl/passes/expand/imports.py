@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ... import ast as A
-from ...errors import ExpandError, LimitError
+from ...errors import ExpandError, LimitError, UsageError
 from ...files import read_spec
 from ...limits import MAX_IMPORT_DEPTH
 from ...ops import lookup
@@ -77,6 +77,8 @@ class Imports:
                 text = self.read(path)
             except OSError as err:
                 raise ExpandError(f"cannot read '{stmt.path}': {err.strerror}", stmt.span) from None
+            except UsageError as err:  # a folder, a device, a FIFO: said at the `use`
+                raise ExpandError(err.message, stmt.span) from None
             library = parse(text, os.path.relpath(path))
             for s in library.body:
                 if not isinstance(s, (A.Def, A.Let, A.Use)):
