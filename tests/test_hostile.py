@@ -268,6 +268,7 @@ LABELS = {
     "half": "half: fc 3",
     "type": "type: fc 3 act=relu",
     "class": "class: relu",
+    "dunder": "__x: relu",
     "backslash": 'let s = "a\\\\"\nx{s}: fc 3',
     "dots": 'let s = "a..b"\nx{s}: fc 3',
     "fullwidth x": 'let s = "\uff58"\nl{s}: fc 3\nlx: fc 4',
@@ -291,6 +292,7 @@ def test_build_crashes_on_legal_labels_reserved_names_cover_torch():
     graph = fx.Graph()
     graph.output(graph.placeholder("x"))
     attributes = set(dir(torch.nn.Module())) | set(dir(fx.GraphModule(torch.nn.Module(), graph)))
+    attributes = {a for a in attributes if not a.startswith("__")}  # refused as such (torch.compile adds some)
     assert attributes <= MODULE_ATTRIBUTES, f"regenerate archdsl/passes/expand/reserved.py: {sorted(attributes - MODULE_ATTRIBUTES)}"
 
 

@@ -1,6 +1,6 @@
 """The attribute names of torch.nn.Module and torch.fx.GraphModule (torch 2.13): a layer or group
 named one of them would shadow it in the built module (`forward:`, `training:`, `half:`), so no
-label may be one. Kept here, without importing torch, for `archdsl analyze`;
+label may be one (nor any `__` name). Kept here, without importing torch, for `archdsl analyze`;
 tests/test_hostile.py checks the list against the installed torch."""
 
 MODULE_ATTRIBUTES = frozenset("""

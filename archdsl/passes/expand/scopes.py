@@ -109,7 +109,8 @@ _MODULE_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 def check_label(name: str, span: Span) -> None:
     """A label becomes a module name and a state_dict key part: ASCII letters, digits and '_',
-    not a Python keyword (generated code writes `self.name`) and no attribute of nn.Module."""
+    not a Python keyword (generated code writes `self.name`), no attribute of nn.Module and not
+    `__`-prefixed (Python's and torch's own, some added at run time)."""
     import keyword
 
     from .reserved import MODULE_ATTRIBUTES
@@ -118,8 +119,9 @@ def check_label(name: str, span: Span) -> None:
         raise ExpandError(f"the label '{quote(name)}' must be ASCII letters, digits and '_'", span,
                           "a label is a module name and part of the state_dict keys; a value filled into it must be "
                           "a number or such a word")
-    if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES:
-        what = "a Python keyword" if keyword.iskeyword(name) else "an attribute of every PyTorch module"
+    if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES or name.startswith("__"):
+        what = ("a Python keyword" if keyword.iskeyword(name) else "reserved for Python's own names" if name.startswith("__")
+                else "an attribute of every PyTorch module")
         raise ExpandError(f"the label '{name}' is {what}, so it cannot name a layer", span,
                           f"rename it, e.g. '{name.strip('_')}_layer'")
 
