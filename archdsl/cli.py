@@ -193,7 +193,7 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
             click.echo(note)
         if output is not None:
             if output.endswith(".py"):
-                source = net.source(None if spec == "-" else net.path)
+                source = net.source(None if spec == "-" else spec)
                 with open(output, "w", encoding="utf-8") as f:
                     f.write(source)
             elif output.endswith(".onnx"):
