@@ -281,13 +281,14 @@ def run_grammar(count: int, until: float, seed: int, build: bool, out: list) -> 
 
 
 def fuzz(inputs: int | None = None, minutes: float | None = None, seed: int = 0, build: bool = True,
-         batch: int = 500) -> tuple[int, list[Finding]]:
+         batch: int = 500, findings: list | None = None, progress=None) -> tuple[int, list[Finding]]:
     """Alternate batches of grammar-generated and mutated inputs until `inputs` have run or
-    `minutes` have passed. Returns how many ran and the findings."""
+    `minutes` have passed. Returns how many ran and the findings (appended to `findings` as they
+    come); `progress(done)` is called after each batch."""
     check("input 8\nfc 3\n", build)  # imports (torch, graphviz) are not the first input's time
     until = time.monotonic() + (minutes * 60 if minutes is not None else 10**9)
     rng = random.Random(seed)
-    findings: list[Finding] = []
+    findings = [] if findings is None else findings
     done, round_ = 0, 0
     while (inputs is None or done < inputs) and time.monotonic() < until:
         n = batch if inputs is None else min(batch, inputs - done)
@@ -295,6 +296,8 @@ def fuzz(inputs: int | None = None, minutes: float | None = None, seed: int = 0,
         done += run_grammar(half, until, seed + round_, build, findings)
         done += run_mutations(n - half, until, rng, build, findings)
         round_ += 1
+        if progress is not None:
+            progress(done)
     return done, findings
 
 
@@ -308,19 +311,25 @@ def main(argv=None) -> int:
     if args.minutes is None and args.inputs is None:
         args.minutes = 1
     start = time.monotonic()
-    done, findings = fuzz(args.inputs, args.minutes, args.seed, not args.no_build)
+    seen = set()
+
+    class Shown(list):  # each new kind of finding is printed as it is found
+        def append(self, f):
+            super().append(f)
+            if (f.kind, f.detail[:80]) not in seen:
+                seen.add((f.kind, f.detail[:80]))
+                shown = f.text if len(f.text) <= 400 else f.text[:400] + f"... ({len(f.text):,} characters)"
+                print(f"[{f.kind}] {f.detail}\n{shown!r}\n", flush=True)
+
+    def progress(done):
+        print(f"... {done:,} inputs, {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+
+    done, findings = fuzz(args.inputs, args.minutes, args.seed, not args.no_build, findings=Shown(), progress=progress)
     kinds: dict[str, int] = {}
     for f in findings:
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
     print(f"{done:,} inputs in {time.monotonic() - start:.0f} s, {len(findings)} findings"
           + (": " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) if kinds else ""))
-    seen = set()
-    for f in findings:
-        if (f.kind, f.detail[:80]) in seen:
-            continue
-        seen.add((f.kind, f.detail[:80]))
-        shown = f.text if len(f.text) <= 400 else f.text[:400] + f"... ({len(f.text):,} characters)"
-        print(f"\n[{f.kind}] {f.detail}\n{shown!r}")
     return 1 if findings else 0
 
 
