@@ -472,3 +472,23 @@ def test_spec_that_is_not_a_file_api_keeps_text():
     assert archdsl.load("input 8 ; fc 2").analyze().totals["params"] == 18
     with pytest.raises(UsageError, match="no such file"):
         archdsl.load("/nonexistent/x")
+
+
+# ---- found while testing the above: work quadratic in the spec's size ------------------------------
+
+def test_quadratic_freeze_of_many_paths():
+    text = "input 8\nfor i in 1..2000 { a{i}: relu }\nfreeze " + ", ".join(["a1"] * 20_000) + "\n"
+    start = time.perf_counter()
+    net = archdsl.load(text)
+    assert [n.name for n in net.graph.nodes if n.frozen] == ["a1"]
+    assert time.perf_counter() - start < 10  # was about 40 s: every path scanned every node
+
+
+def test_quadratic_lets_inside_a_block():
+    lets = "\n".join(f"let a{i} = a0" for i in range(1, 20_000))
+    text = f"input 8\ndef b() {{\nlet a0 = 3\n{lets}\nfc a19999 ; fc a0\n}}\nb\n"
+    start = time.perf_counter()
+    assert archdsl.load(text).analyze().layers[-1].output_shape == (3,)
+    assert time.perf_counter() - start < 10  # was about 30 s: one Env per `let`, each lookup walked them all
+    shadow = archdsl.load("input 8\ndef b() {\nlet a = 2\nfc a\nlet a = 5\nfc a\n}\nb\nfc 1\n").analyze()
+    assert [r.output_shape for r in shadow.layers] == [(2,), (5,), (1,)]

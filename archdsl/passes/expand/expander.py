@@ -129,6 +129,7 @@ class _Expander:
             self.depth -= 1
 
     def _statements(self, stmts, current: int, ctx: Context, top_level: bool) -> int:
+        local = None  # the Env of this body's `let`s
         for stmt in stmts:
             self._step(stmt.span)
             if isinstance(stmt, A.LayerStmt):
@@ -138,8 +139,11 @@ class _Expander:
                 value = self._let_value(stmt, ctx.env, top_level)
                 if top_level:
                     self.globals.values[stmt.name] = value
-                else:
-                    ctx = ctx._replace(env=ctx.env.child({stmt.name: value}))
+                elif ctx.env is not local:  # the body's first `let`: its names, for the statements after it
+                    local = ctx.env.child({stmt.name: value})
+                    ctx = ctx._replace(env=local)
+                else:  # later ones join it: a chain of one Env per `let` made every lookup walk them all
+                    local.values[stmt.name] = value
             elif isinstance(stmt, A.SetDefault):
                 ctx = ctx._replace(defaults=self._set(stmt, ctx))
             elif isinstance(stmt, A.Input):
