@@ -155,12 +155,17 @@ def did_you_mean(word: str, candidates) -> str | None:
 
     if len(word) > MAX_QUOTED:  # nothing that long is close to a name, and difflib is quadratic
         return None
-
-    scored = sorted(
-        ((difflib.SequenceMatcher(None, word.lower(), c.lower()).ratio(), c) for c in set(candidates) if len(c) <= MAX_QUOTED),
-        key=lambda t: (-t[0], t[1]),
-    )
-    best = [c for r, c in scored if r >= 0.6 and r >= scored[0][0] - 1e-9] if scored else []
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(word.lower())
+    scored = []
+    for c in set(candidates):
+        if len(c) > MAX_QUOTED:
+            continue
+        matcher.set_seq1(c.lower())  # the cheap upper bounds first, as difflib.get_close_matches does
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6 and (r := matcher.ratio()) >= 0.6:
+            scored.append((r, c))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    best = [c for r, c in scored if r >= scored[0][0] - 1e-9] if scored else []
     if not best:
         return None
     return "did you mean " + " or ".join(f"'{c}'" for c in best[:3]) + "?"

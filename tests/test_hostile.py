@@ -492,3 +492,18 @@ def test_quadratic_lets_inside_a_block():
     assert time.perf_counter() - start < 10  # was about 30 s: one Env per `let`, each lookup walked them all
     shadow = archdsl.load("input 8\ndef b() {\nlet a = 2\nfc a\nlet a = 5\nfc a\n}\nb\nfc 1\n").analyze()
     assert [r.output_shape for r in shadow.layers] == [(2,), (5,), (1,)]
+
+
+def test_quadratic_outputs_named_twice():
+    err = error_of("input 8\na: relu\noutput " + ", ".join(["@a"] * 100) + "\n")
+    assert err.message == "@a is already an output" and (err.span.line, err.span.column) == (3, 12)
+
+
+def test_quadratic_did_you_mean_over_many_names():
+    from archdsl.errors import did_you_mean
+
+    names = [f"a{i}" for i in range(60_000)]
+    start = time.perf_counter()
+    assert did_you_mean("a59999x", names) == "did you mean 'a59999'?"
+    assert did_you_mean("bogus_name", names) is None
+    assert time.perf_counter() - start < 5  # about 0.3 s: difflib's cheap bounds first (was 2.5 s)

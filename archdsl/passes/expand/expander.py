@@ -71,6 +71,8 @@ class _Expander:
                 node = top.find(ref.name) if ref.name != "input" else 0
                 if node is None:
                     raise ExpandError(f"there is no tensor named '{ref.name}'", ref.span, did_you_mean(ref.name, top.visible()))
+                if node in self.graph.outputs:
+                    raise ExpandError(f"@{ref.name} is already an output", ref.span, "name each output once")
                 self.graph.outputs.append(node)
         apply_freezes(self.graph, self.freezes)
         return self.graph
