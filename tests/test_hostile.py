@@ -507,3 +507,14 @@ def test_quadratic_did_you_mean_over_many_names():
     assert did_you_mean("a59999x", names) == "did you mean 'a59999'?"
     assert did_you_mean("bogus_name", names) is None
     assert time.perf_counter() - start < 5  # about 0.3 s: difflib's cheap bounds first (was 1.4 s)
+
+
+def test_found_by_hand_graph_of_nested_residual_adds(tmp_path):
+    """Three blocks, each a residual add around the next: the input forks into the conv and two
+    identity branches of different adds, and dot.py's branch order found no merge input for one."""
+    text = ("input 8x8x3\ndef b0() { add { b1 ; identity } }\ndef b1() { add { b2 ; identity } }\n"
+            "def b2() { add { conv 3 3 pad=1 ; identity } }\nb0\n")
+    out = tmp_path / "nested.dot"
+    result = cli("graph", str(spec(tmp_path, text)), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text().count("->") >= 7
