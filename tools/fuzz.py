@@ -54,17 +54,25 @@ def check(text: str, build: bool = True) -> Finding | None:
     import archdsl
     from archdsl.backends import dot
 
-    start, layers = time.process_time(), 0
+    start, layers, stages = time.process_time(), 0, []
+
+    def lap(name):
+        stages.append((name, time.process_time()))
+
     old = signal.signal(signal.SIGALRM, _alarm) if hasattr(signal, "SIGALRM") else None
     if old is not None:
         signal.setitimer(signal.ITIMER_REAL, HANG)
     try:
         net = archdsl.network.load_text(text, "<fuzz>")
         layers = len(net.graph.nodes)
+        lap("load")
         analysis = net.analyze()
+        lap("analyze")
         dot.render_bytes(dot.build(analysis), "dot")
+        lap("dot")
         if build:
             net.build(device="meta")
+            lap("build")
     except archdsl.ArchError as err:
         if err.span is None:
             return Finding("no location", f"{type(err).__name__}: {err.message}", text)
@@ -84,7 +92,11 @@ def check(text: str, build: bool = True) -> Finding | None:
             signal.signal(signal.SIGALRM, old)
     took = time.process_time() - start
     if took > SECOND + PER_LAYER * layers:
-        return Finding("slow", f"{took:.2f} s", text)
+        times, last = [], start
+        for name, at in stages:
+            times.append(f"{name} {at - last:.2f}")
+            last = at
+        return Finding("slow", f"{took:.2f} s for {layers:,} layers ({', '.join(times)})", text)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     if peak > MEMORY:
         return Finding("memory", f"peak resident memory {peak / 2**30:.1f} GiB", text)
@@ -307,15 +319,21 @@ def main(argv=None) -> int:
     parser.add_argument("--inputs", type=int, default=None, help="run this many inputs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-build", action="store_true", help="skip `build` on the meta device (no torch)")
+    parser.add_argument("--save", metavar="DIR", default=None, help="write each finding's input to DIR/KIND-N.arch")
     args = parser.parse_args(argv)
     if args.minutes is None and args.inputs is None:
         args.minutes = 1
     start = time.monotonic()
     seen = set()
 
-    class Shown(list):  # each new kind of finding is printed as it is found
+    class Shown(list):  # each new kind of finding is printed as it is found (and saved, with --save)
         def append(self, f):
             super().append(f)
+            if args.save:
+                folder = Path(args.save)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{f.kind.replace(' ', '_')}-{len(self)}.arch").write_text(f.text, encoding="utf-8",
+                                                                                    errors="surrogatepass")
             if (f.kind, f.detail[:80]) not in seen:
                 seen.add((f.kind, f.detail[:80]))
                 shown = f.text if len(f.text) <= 400 else f.text[:400] + f"... ({len(f.text):,} characters)"
