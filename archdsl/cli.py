@@ -22,6 +22,19 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 
 
 INPUT_HELP = "Replace the spec's input size: channels last, no batch (160x160x3 HxWxC, 8000x1 LxC, 784)."
+LIB_HELP = "A folder `use` may read, besides the spec's own folder and ARCHDSL_PATH's; may be repeated."
+
+
+def _load(spec: str, sets: tuple[str, ...], input_size: str | None, lib: tuple[str, ...]):
+    """SPEC is a path or a library spec's name, never spec text; `-` reads the spec from standard input."""
+    from .files import read_spec, read_stream
+    from .network import load_text, resolve_path
+
+    options = dict(set=_parse_sets(sets), input=input_size, lib=lib)
+    if spec == "-":
+        return load_text(read_stream(sys.stdin.buffer), "<stdin>", **options)
+    path = resolve_path(spec)
+    return load_text(read_spec(path), path, **options)
 
 
 def _fail(err: ArchError) -> None:
@@ -63,21 +76,20 @@ def main() -> None:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
+@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
 @click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
               help="The optimizer of the training step the memory figures describe (momentum: SGD with momentum).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="cuda: tensors rounded up to the caching allocator's 512-byte blocks, dropout masks of one byte.")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
-            input_size: str | None, wide: bool, optimizer: str, device: str) -> None:
+            input_size: str | None, wide: bool, lib: tuple[str, ...], optimizer: str, device: str) -> None:
     """Analyse SPEC: one row per layer, with totals."""
     import gc
 
-    from .network import load
-
     gc.disable()  # a short run whose objects all live to the end: collecting them only costs time
     try:
-        net = load(spec, set=_parse_sets(sets), input=input_size)
+        net = _load(spec, sets, input_size, lib)
         result = net.analyze(batch=batch, dtype=dtype, depth=depth, optimizer=optimizer, device=device)
     except ArchError as err:
         _fail(err)
@@ -113,16 +125,15 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
 @click.option("--compact", is_flag=True, help="Fold batch norms and activations into the layer before them; wrap a tall diagram into columns.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
+@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
 def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, compact: bool, sets: tuple[str, ...],
-          input_size: str | None) -> None:
+          input_size: str | None, lib: tuple[str, ...]) -> None:
     """Draw SPEC as a diagram (Graphviz): layers, blocks as boxes, shapes on every node."""
-    from .network import load
-
     try:
         from .backends import dot
 
         fmt = dot.output_format(output)
-        net = load(spec, set=_parse_sets(sets), input=input_size)
+        net = _load(spec, sets, input_size, lib)
         result = net.analyze()
         diagram = dot.build(result, depth=depth, stats=stats, rankdir=rankdir, compact=compact)
         for warning in result.warnings:
@@ -150,12 +161,13 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
               help="Fold batch norm into the layer before it and drop dropout (eval only).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
-def build(spec, output, device, dtype, channels_last, check, weights, optimize, sets, input_size) -> None:
+@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+def build(spec, output, device, dtype, channels_last, check, weights, optimize, sets, input_size, lib) -> None:
     """Build SPEC as a PyTorch module and print a summary of it (needs PyTorch: archdsl[torch])."""
-    from .network import load, torch_backend
+    from .network import torch_backend
 
     try:
-        net = load(spec, set=_parse_sets(sets), input=input_size)
+        net = _load(spec, sets, input_size, lib)
         analysis = net.analyze()
         if output is not None and not output.endswith((".py", ".pt2", ".onnx")):
             raise UsageError(f"-o {output}: write a .py (PyTorch source), a .pt2 (torch.export) or an .onnx file")
@@ -185,7 +197,7 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
             click.echo(note)
         if output is not None:
             if output.endswith(".py"):
-                source = net.source(spec if "\n" not in spec else None)
+                source = net.source(None if spec == "-" else spec)
                 with open(output, "w", encoding="utf-8") as f:
                     f.write(source)
             elif output.endswith(".onnx"):
@@ -213,17 +225,17 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
-def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size) -> None:
+@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size, lib) -> None:
     """The largest batch of SPEC whose peak memory fits in --memory (a search over the exact model)."""
     import json
 
     from .fit import fit as search, parse_bytes
-    from .network import load
     from .report.table import bytes_text
 
     try:
         amount = parse_bytes(budget)
-        net = load(spec, set=_parse_sets(sets), input=input_size)
+        net = _load(spec, sets, input_size, lib)
         result = search(net.analysed(), amount, "train" if train else "inference", optimizer, dtype, device)
     except ArchError as err:
         _fail(err)

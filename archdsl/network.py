@@ -6,7 +6,8 @@ import os
 from . import ast as A
 from . import passes
 from .analysis import Analysis, analyze, collapse
-from .errors import ArchError, ShapeError, UsageError, Warning_, did_you_mean
+from .errors import ArchError, LimitError, ShapeError, UsageError, Warning_, did_you_mean, quote
+from .files import read_spec
 from .ir import Graph
 from .ops.base import fmt_size, slide_order
 from .parser import parse
@@ -131,53 +132,88 @@ def torch_backend():
     return backend
 
 
-def load(spec: str | os.PathLike, set: dict | None = None, input: str | tuple | int | None = None) -> Network:
+def load(spec: str | os.PathLike, set: dict | None = None, input: str | tuple | int | None = None,
+         lib=()) -> Network:
     """Load a spec from a path, a library spec by its name ("resnet50", see `archdsl list`), or
-    spec text (anything else that is not a file: "input 8 ; fc 2").
+    spec text (anything with a newline, or one line with a space that is not a file: "input 8 ; fc 2").
 
     `set` overrides constants (`let`), as `--set NAME=VALUE` does: values are ints, floats, words,
     tuples (sizes) or text in the spec's own syntax ("160x160x3"). `input` replaces the size of the
     spec's `input` statement, as `--input` does: "160x160x3" or (160, 160, 3), channels last and
-    without a batch dimension; every shape is inferred from it, so it is fixed here.
+    without a batch dimension; every shape is inferred from it, so it is fixed here. `lib`: folders
+    `use` may read besides the spec's own (as `--lib`; ARCHDSL_PATH adds more).
+
+    A file is read as untrusted input (archdsl/files.py): a regular file of at most the size
+    limit, in UTF-8.
     """
     spec = os.fspath(spec)
     path = _resolve(spec)
     if path is None:
-        text, path = spec, "<spec>"
-    else:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        return load_text(spec, "<spec>", set=set, input=input, lib=lib)
+    return load_text(read_spec(path), path, set=set, input=input, lib=lib)
+
+
+def load_text(text: str, path: str = "<spec>", set: dict | None = None, input: str | tuple | int | None = None,
+              lib=()) -> Network:
+    """Load spec text; `path` is its name in messages (`<stdin>` for `archdsl analyze -`)."""
     program = parse(text, path)
     overrides = {name: _override(name, value) for name, value in (set or {}).items()}
     if input is None:
-        return Network(expand(program, overrides), path)
+        return Network(expand(program, overrides, lib=lib), path)
     size = _input_text(input)
-    return Network(expand(program, overrides, input=_input_override(size)), path, input=size)
+    return Network(expand(program, overrides, input=_input_override(size), lib=lib), path, input=size)
 
 
-def _resolve(spec: str) -> str | None:
-    """The file `spec` names: a path, else the name of a library spec; None for spec text.
+def resolve_path(spec: str) -> str:
+    """The file a command-line SPEC names: a path, else a library spec's name. Never spec text:
+    anything else is "no such file", with the .arch files nearby or the library spec it may mean."""
+    path = _resolve(spec, text=False)
+    assert path is not None
+    return path
 
-    A name or path that is neither raises UsageError, with the library spec it may mean."""
-    if "\n" in spec:
+
+def _resolve(spec: str, text: bool = True) -> str | None:
+    """The file `spec` names: a path, else the name of a library spec; None for spec text
+    (only where `text`).
+
+    A name or path that is neither raises UsageError, with the file or library spec it may mean."""
+    if text and "\n" in spec:
         return None
-    if os.path.isfile(spec):
+    if os.path.exists(spec):
+        if os.path.isdir(spec):
+            raise UsageError(f"{spec} is a folder, not a spec")
         return spec
     from . import library  # not before: it imports pathlib, which a spec named by its path does not need
     bare = library.is_bare_name(spec)
     if bare and (found := library.find(spec)) is not None:
         return str(found)
-    if not bare and not spec.endswith(".arch") and any(c.isspace() for c in spec):
+    if text and not bare and not spec.endswith(".arch") and any(c.isspace() for c in spec):
         return None  # one line of spec text: "input 8 ; fc 2"
-    if os.path.isdir(spec):
-        raise UsageError(f"{spec} is a folder, not a spec")
-    stem = os.path.basename(spec).removesuffix(".arch")
-    close = did_you_mean(stem, library.names())
-    hint = f"{close} (a library spec: `archdsl list` shows them all)" if close else None
+    shown = quote(spec)
+    hint = _nearby(spec)
+    if hint is None:
+        close = did_you_mean(os.path.basename(spec).removesuffix(".arch"), library.names())
+        hint = f"{close} (a library spec: `archdsl list` shows them all)" if close else None
     if bare:
-        raise UsageError(f"no spec '{spec}': it is neither a file nor a spec of the library",
+        raise UsageError(f"no spec '{shown}': it is neither a file nor a spec of the library",
                          hint=hint or "`archdsl list` shows the spec library")
-    raise UsageError(f"no such file: {spec}", hint=hint)
+    raise UsageError(f"no such file: {shown}", hint=hint)
+
+
+def _nearby(spec: str) -> str | None:
+    """'did you mean ...?' over the .arch files in the folder `spec` names (or would be in)."""
+    folder, name = os.path.split(spec)
+    try:
+        with os.scandir(folder or ".") as entries:
+            files = [e.name for e in entries if e.name.endswith(".arch")][:1000]
+    except OSError:
+        return None
+    stem = name.removesuffix(".arch")
+    close = did_you_mean(stem, [f.removesuffix(".arch") for f in files])
+    if close is None:
+        return None
+    best = close.split("'")[1] + ".arch"
+    return f"did you mean {os.path.join(folder, best)}?"
 
 
 def build(spec: str | os.PathLike, set: dict | None = None, input: str | tuple | int | None = None, **options):
@@ -207,8 +243,12 @@ def _override(name: str, value) -> A.Expr:
         value = "x".join(map(str, value)) if isinstance(value, tuple) else ("yes" if value is True else "no" if value is False else repr(value))
     try:
         program = parse(f"let {name} = {value}\n", f"--set {name}")
+    except LimitError as err:  # 1e999, a number past the limit
+        raise UsageError(f"--set {quote(name)}={quote(value)}: {err.message}") from None
     except Exception:
-        raise UsageError(f"--set {name}={value}: the value is not a number, size or word") from None
-    if len(program.body) != 1 or not isinstance(program.body[0], A.Let):
-        raise UsageError(f"--set {name}={value}: the value is not a number, size or word")
+        raise UsageError(f"--set {quote(name)}={quote(value)}: the value is not a number, size or word") from None
+    line = f"let {name} = {value}"
+    if (len(program.body) != 1 or not isinstance(program.body[0], A.Let)
+            or line[program.body[0].value.span.end_column - 1:].strip(") \t")):  # a comment after it: `10 # x`
+        raise UsageError(f"--set {quote(name)}={quote(value)}: the value is not a number, size or word")
     return program.body[0].value

@@ -259,6 +259,12 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> SyntaxErr:
         elif token.type == "_NL":
             what = "end of the line"
             width = 1
+        elif token.type == "_ELSE":  # the token takes the line breaks before `else`: point at the word
+            text = str(token)
+            at = text.rindex("else")
+            line += text.count("\n", 0, at)
+            column = at - text.rfind("\n", 0, at) if "\n" in text[:at] else column + at
+            what, width = "'else'", 4
         else:
             what = f"'{token}'"
             width = max(1, len(str(token)))
@@ -284,8 +290,9 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> SyntaxErr:
 
 
 def _end_position(source: Source) -> tuple[int, int]:
-    lines = source.text.splitlines() or [""]
-    return len(lines), len(lines[-1]) + 1
+    """Just after the last character that is not blank (the file's last line may be empty)."""
+    lines = source.text.rstrip().split("\n")
+    return len(lines), len(lines[-1].rstrip("\r")) + 1
 
 
 def _start(child) -> tuple[int, int] | None:
@@ -507,7 +514,12 @@ class _ToAst(Transformer):
         return A.Num(self._int(children[0]), self._span(children))
 
     def float(self, children):
-        return A.Num(float(children[0]), self._span(children))
+        value = float(children[0])
+        if not abs(value) <= MAX_INT:  # also inf (1e999)
+            text = str(children[0])
+            shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} characters)"
+            raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(children[0]))
+        return A.Num(value, self._span(children))
 
     def dims(self, children):
         (tok,) = children

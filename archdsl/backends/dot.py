@@ -456,7 +456,8 @@ class _Layout:
             def branch(c, meet=meet, ins=ins, fork=fork) -> int:  # the merge input the consumer leads to
                 if c is meet:
                     return ins.index(fork.ident)
-                return next(j for j, i in enumerate(ins) if reach[c.ident] >> index[i] & 1)
+                # a consumer that leads to none of its inputs (an outer merge's branch) goes last
+                return next((j for j, i in enumerate(ins) if reach[c.ident] >> index[i] & 1), len(ins))
 
             ordered = sorted(outs, key=lambda c: (branch(c), index[c.ident]))
             self.out_order[fork.ident] = {c.ident: j for j, c in enumerate(ordered)}

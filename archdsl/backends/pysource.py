@@ -114,7 +114,7 @@ def _local(path: str) -> str:
 
 
 def _is_ident(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name) and name not in _RESERVED
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name) and name not in _RESERVED
 
 
 def _attr(base: str, parts) -> str:

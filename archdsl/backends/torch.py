@@ -135,17 +135,67 @@ def check_fits(param_bytes: int, device: str) -> None:
 
 
 def _available_host_memory() -> int | None:
+    """The memory this process may still allocate: the machine's available memory, or less where
+    the process' address-space limit (RLIMIT_AS, `ulimit -v`) or its cgroup's limit says so."""
+    limits = [_meminfo_available(), _address_space_left(), _cgroup_left()]
+    known = [n for n in limits if n is not None]
+    return min(known) if known else None
+
+
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _address_space_left() -> int | None:
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        return max(0, soft - used)
+    except (ImportError, OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _cgroup_left() -> int | None:
+    """cgroup v2 (memory.max, memory.current) or v1 (limit_in_bytes, usage_in_bytes) of this process."""
+    pairs = [("/sys/fs/cgroup{}/memory.max", "/sys/fs/cgroup{}/memory.current"),
+             ("/sys/fs/cgroup/memory{}/memory.limit_in_bytes", "/sys/fs/cgroup/memory{}/memory.usage_in_bytes")]
+    try:
+        with open("/proc/self/cgroup") as f:
+            entries = [line.strip().split(":", 2) for line in f if line.strip()]
+    except OSError:
+        return None
+    for hierarchy, controllers, path in entries:
+        v2 = hierarchy == "0" and controllers == ""
+        if not v2 and "memory" not in controllers.split(","):
+            continue
+        limit_file, usage_file = pairs[0 if v2 else 1]
+        for where in (path, ""):  # inside a container the process' cgroup is the root of the mount
+            try:
+                with open(limit_file.format(where)) as f:
+                    text = f.read().strip()
+                with open(usage_file.format(where)) as f:
+                    used = int(f.read().strip())
+            except (OSError, ValueError):
+                continue
+            if text == "max" or int(text) >= 1 << 60:  # v1 writes "no limit" as a huge number
+                return None
+            return max(0, int(text) - used)
+    return None
 
 
 def build(graph: Graph, device="cpu", dtype="float32", memory_format=None) -> fx.GraphModule:
@@ -156,12 +206,20 @@ def build(graph: Graph, device="cpu", dtype="float32", memory_format=None) -> fx
         raise BuildError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPES))
     if device == "cuda" and not torch.cuda.is_available():
         raise BuildError("there is no CUDA device here", hint="build with --device cpu")
+    itemsize = torch.empty((), dtype=DTYPES[dtype]).element_size()
+    for node in graph.nodes[1:]:  # PyTorch counts a tensor's bytes in 64 bits
+        if node.figures["params"] * max(itemsize, DTYPE_BYTES["float32"]) >= 1 << 63:
+            raise BuildError(f"{node.name} has {node.figures['params']:,} parameters: more than one PyTorch tensor can hold",
+                             node.span, "such a layer can be analysed but not built")
     params = total(graph, "params")
     check_fits(params * DTYPE_BYTES["float32"], device)
     module = to_graph_module(graph, device)
     if dtype != "float32":
         module = module.to(DTYPES[dtype])
     if memory_format == "channels_last":
+        if any(p.dim() == 5 for p in module.parameters()):
+            raise BuildError("--channels-last stores 4D weights (2D layers) channels_last; this network has 5D weights "
+                             "(3D layers)", hint="build it without --channels-last")
         module = module.to(memory_format=torch.channels_last)
     elif memory_format not in (None, "contiguous"):
         raise BuildError(f"unknown memory format '{memory_format}'", hint="channels_last or contiguous")
@@ -257,12 +315,27 @@ def check(module: nn.Module, graph: Graph, device: str = "cpu", batch: int = 2) 
 
 def load_weights(module: nn.Module, path: str) -> None:
     """Load a saved state_dict strictly, saying which keys are missing, unexpected or misshapen."""
+    import pickle
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BuildError(f"--weights {path} is not a regular file (a folder, a device or a pipe)")
+    except OSError as err:
+        raise BuildError(f"cannot read weights from {path}: {err.strerror}") from None
+    not_checkpoint = BuildError(f"{path} is not a PyTorch checkpoint",
+                                hint="--weights reads a state_dict saved with torch.save(module.state_dict(), FILE)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as err:  # unreadable, or not a tensor file
-        raise BuildError(f"cannot read weights from {path}: {err}") from None
+    except OSError as err:
+        raise BuildError(f"cannot read weights from {path}: {err.strerror or err}") from None
+    except (RuntimeError, ValueError, EOFError, IndexError, KeyError, TypeError, AttributeError,
+            pickle.UnpicklingError, UnicodeDecodeError, MemoryError):  # what torch.load raises on other files
+        raise not_checkpoint from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise not_checkpoint
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -1,6 +1,7 @@
 """The arguments an op declares, and the check that turns a written value into one."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import ExpandError, Span
@@ -42,8 +43,8 @@ class Arg:
                 raise fail(f"whole numbers of at least {self.minimum}")
             return tuple(value)
         if kind == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise fail("a number")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise fail("a finite number")
             return float(value)
         if kind == "bool":
             if not isinstance(value, bool):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import ast as A
 from ..errors import ExpandError, LimitError, did_you_mean
-from ..limits import MAX_INT
+from ..limits import MAX_EXPR_DEPTH, MAX_INT
 
 BOOLEANS = {"yes": True, "true": True, "no": False, "false": False}
 
@@ -40,8 +40,13 @@ class Env:
         return Env(values, self)
 
 
-def evaluate(expr: A.Expr, env: Env, symbols: bool = False):
-    """The value of an expression. With `symbols`, an unknown name is a word (`act=relu`)."""
+def evaluate(expr: A.Expr, env: Env, symbols: bool = False, depth: int = 0):
+    """The value of an expression. With `symbols`, an unknown name is a word (`act=relu`).
+    `depth`: how many operators this one is inside (the limit keeps the recursion short)."""
+    if depth > MAX_EXPR_DEPTH:
+        raise LimitError(f"the expression nests more than {MAX_EXPR_DEPTH} operators inside one another", expr.span,
+                         "compute part of it with `let` first, or use parentheses (1+1+1+1 is 3 deep, (1+1)+(1+1) is 2)")
+    depth += 1
     if isinstance(expr, A.Num):
         return expr.value
     if isinstance(expr, A.Dims):
@@ -60,7 +65,7 @@ def evaluate(expr: A.Expr, env: Env, symbols: bool = False):
                 return expr.name
             raise ExpandError(f"unknown name '{expr.name}'", expr.span, did_you_mean(expr.name, env.names())) from None
     if isinstance(expr, A.UnaryOp):
-        value = evaluate(expr.operand, env, symbols and expr.op == "not")
+        value = evaluate(expr.operand, env, symbols and expr.op == "not", depth)
         if expr.op == "not":
             return not _truth(value, expr.operand)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -68,12 +73,12 @@ def evaluate(expr: A.Expr, env: Env, symbols: bool = False):
         return -value
     if isinstance(expr, A.BinOp):
         if expr.op in ("and", "or"):
-            left = _truth(evaluate(expr.left, env), expr.left)
+            left = _truth(evaluate(expr.left, env, False, depth), expr.left)
             if (expr.op == "and" and not left) or (expr.op == "or" and left):
                 return left
-            return _truth(evaluate(expr.right, env), expr.right)
+            return _truth(evaluate(expr.right, env, False, depth), expr.right)
         words = expr.op in ("==", "!=")  # `if act == relu`: words compare as words
-        left, right = evaluate(expr.left, env, words), evaluate(expr.right, env, words)
+        left, right = evaluate(expr.left, env, words, depth), evaluate(expr.right, env, words, depth)
         return _arith(expr, left, right)
     raise AssertionError(expr)  # pragma: no cover
 

@@ -12,11 +12,12 @@ class Builder:
     def __init__(self, name: str):
         self.graph = Graph(name=name)
         self.names: dict[str, int] = {}  # full name -> node id
+        self.blame = lambda: None  # the loop or block call to point at when the layer limit is hit
 
     def add(self, op: Op, attrs: dict, inputs: tuple, span: Span, name: str) -> int:
         nodes = self.graph.nodes
         if len(nodes) >= MAX_NODES:
-            raise LimitError(f"the spec expands to more than {MAX_NODES:,} layers", span, "check the repetition counts")
+            raise LimitError(f"the spec expands to more than {MAX_NODES:,} layers", self.blame() or span, "check the repetition counts")
         _check_name(name, span)
         if name in self.names or name in self.graph.groups:
             other = nodes[self.names[name]] if name in self.names else None

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from ... import ast as A
 from ...errors import ExpandError, LimitError, Span, did_you_mean
 from ...ir import Graph, ShapeAssertion
-from ...limits import MAX_CALL_DEPTH, MAX_REPEAT
+from ...limits import MAX_BRANCHES, MAX_CALL_DEPTH, MAX_DEPTH, MAX_NODES, MAX_REPEAT, MAX_STEPS
 from ...ops import ALIASES, LAYER_NAMES, OPS, lookup
 from ..evaluate import Env, Tensor, evaluate
 from .arguments import bind_block_args, bind_layer_args, fill_defaults
@@ -19,10 +19,14 @@ from .scopes import Scope, check_bindable, fill_label, network_name, resolve
 
 
 def expand(program: A.Program, overrides: dict[str, A.Expr] | None = None, read=None,
-           input: A.Expr | None = None) -> Graph:
+           input: A.Expr | None = None, lib=()) -> Graph:
     """Expand a parsed spec into a Graph. `overrides` are `--set NAME=VALUE` constants; `input`
-    (`--input 160x160x3`) replaces the size the spec's `input` statement writes."""
-    return _Expander(program, overrides or {}, read or read_file, input).run()
+    (`--input 160x160x3`) replaces the size the spec's `input` statement writes; `lib`: library
+    folders `use` may read besides ARCHDSL_PATH's (imports.py)."""
+    return _Expander(program, overrides or {}, read or read_file, input, lib).run()
+
+
+CALL_STEPS = 10  # a block call costs about as much as ten statements (binding, its scope and group)
 
 
 class Context(NamedTuple):
@@ -35,19 +39,23 @@ class Context(NamedTuple):
 
 
 class _Expander:
-    def __init__(self, program: A.Program, overrides: dict[str, A.Expr], read, input: A.Expr | None = None):
+    def __init__(self, program: A.Program, overrides: dict[str, A.Expr], read, input: A.Expr | None = None, lib=()):
         self.program = program
         self.overrides = overrides
         self.input_override = input
         self.used_overrides: set[str] = set()
-        self.imports = Imports(read)
+        self.imports = Imports(read, program, lib)
         self.defs: dict[str, A.Def] = {}
         self.globals = Env()
         self.builder = Builder(network_name(program.source.path))
         self.graph = self.builder.graph
+        self.builder.blame = lambda: self.active[0] if self.active else None
         self.call_stack: list[str] = []
         self.freezes: list[tuple[str, Span]] = []
         self.outputs: list[A.Ref] | None = None
+        self.steps = 0  # the work budget (MAX_STEPS): statements, iterations, calls
+        self.depth = 0  # bodies being expanded inside one another (MAX_DEPTH)
+        self.active: list[Span] = []  # the loops and block calls in progress, outermost first
 
     def run(self) -> Graph:
         self.defs = collect_defs(self.program, self.imports)
@@ -63,6 +71,8 @@ class _Expander:
                 node = top.find(ref.name) if ref.name != "input" else 0
                 if node is None:
                     raise ExpandError(f"there is no tensor named '{ref.name}'", ref.span, did_you_mean(ref.name, top.visible()))
+                if node in self.graph.outputs:
+                    raise ExpandError(f"@{ref.name} is already an output", ref.span, "name each output once")
                 self.graph.outputs.append(node)
         apply_freezes(self.graph, self.freezes)
         return self.graph
@@ -76,8 +86,54 @@ class _Expander:
             raise ExpandError(f"--set {name}: the spec has no constant named '{name}'", None, hint)
 
     # ---- statements --------------------------------------------------------------------------
+    def _step(self, span: Span | None, cost: int = 1) -> None:
+        self.steps += cost
+        if self.steps > MAX_STEPS:
+            raise LimitError(f"expanding the spec takes more than {MAX_STEPS:,} steps (statements, loop iterations "
+                             "and block calls)", self.active[0] if self.active else span,
+                             "check the repetition counts and the block calls inside loops")
+
+    def _iterate(self, count: int, span: Span):
+        """range(count), counted: after the first iteration, a loop whose iterations would pass the
+        layer limit or the work limit is refused here, at the loop, before it runs on."""
+        steps, nodes = self.steps, len(self.graph.nodes)
+        self.active.append(span)
+        try:
+            for k in range(count):
+                self._step(span)
+                yield k
+                if k == 0 and count > 1:
+                    self._predict(count, self.steps - steps, len(self.graph.nodes) - nodes, span)
+        finally:
+            self.active.pop()
+
+    def _predict(self, count: int, steps: int, layers: int, span: Span) -> None:
+        total = len(self.graph.nodes) + layers * (count - 1)
+        if total > MAX_NODES:
+            raise LimitError(f"repeated {count:,} times, this expands the spec to more than {MAX_NODES:,} layers "
+                             f"(about {total - 1:,})", span,
+                             f"one repetition makes {layers:,} layers: check the repetition counts")
+        if self.steps + steps * (count - 1) > MAX_STEPS:
+            raise LimitError(f"repeated {count:,} times, this would take about {steps * count:,} steps of expansion; "
+                             f"the limit is {MAX_STEPS:,}", span,
+                             f"one repetition takes {steps:,} steps (statements, loop iterations and block calls)")
+
     def _body(self, stmts, current: int, ctx: Context, top_level=False) -> int:
+        if not stmts:
+            return current
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise LimitError(f"statements are nested more than {MAX_DEPTH} deep (braces, loops, branches and "
+                                 "block calls together)", stmts[0].span, "flatten the nesting or call fewer blocks inside blocks")
+            return self._statements(stmts, current, ctx, top_level)
+        finally:
+            self.depth -= 1
+
+    def _statements(self, stmts, current: int, ctx: Context, top_level: bool) -> int:
+        local = None  # the Env of this body's `let`s
         for stmt in stmts:
+            self._step(stmt.span)
             if isinstance(stmt, A.LayerStmt):
                 current = self._layer_stmt(stmt, current, ctx)
             elif isinstance(stmt, A.Let):
@@ -85,8 +141,11 @@ class _Expander:
                 value = self._let_value(stmt, ctx.env, top_level)
                 if top_level:
                     self.globals.values[stmt.name] = value
-                else:
-                    ctx = ctx._replace(env=ctx.env.child({stmt.name: value}))
+                elif ctx.env is not local:  # the body's first `let`: its names, for the statements after it
+                    local = ctx.env.child({stmt.name: value})
+                    ctx = ctx._replace(env=local)
+                else:  # later ones join it: a chain of one Env per `let` made every lookup walk them all
+                    local.values[stmt.name] = value
             elif isinstance(stmt, A.SetDefault):
                 ctx = ctx._replace(defaults=self._set(stmt, ctx))
             elif isinstance(stmt, A.Input):
@@ -97,14 +156,15 @@ class _Expander:
                 current = self._body(chosen, current, ctx)
             elif isinstance(stmt, A.Repeat):
                 count = _count(stmt.times, ctx.env)
-                for _ in range(count):
+                for _ in self._iterate(count, stmt.span):
                     current = self._body(stmt.body, current, ctx)
             elif isinstance(stmt, A.For):
                 check_bindable(stmt.var, stmt.span)
                 start, end = _int(stmt.start, ctx.env), _int(stmt.end, ctx.env)
                 if end - start + 1 > MAX_REPEAT:
                     raise LimitError(f"the loop runs {end - start + 1:,} times; the limit is {MAX_REPEAT:,}", stmt.span)
-                for i in range(start, end + 1):
+                for k in self._iterate(max(0, end - start + 1), stmt.span):
+                    i = start + k
                     current = self._body(stmt.body, current, ctx._replace(env=ctx.env.child({stmt.var: i})))
             elif isinstance(stmt, A.Def):
                 if not top_level:
@@ -112,7 +172,7 @@ class _Expander:
             elif isinstance(stmt, A.Use):
                 if not top_level:
                     raise ExpandError("`use` belongs at the top level of a file", stmt.span)
-                self._run_library(self.imports.load(stmt, self.program))
+                self._run_library(self.imports.load(stmt, self.program), self.imports.path(stmt, self.program))
             elif isinstance(stmt, A.Output):
                 if not top_level:
                     raise ExpandError("`output` belongs at the top level of the spec", stmt.span)
@@ -125,13 +185,17 @@ class _Expander:
                 raise AssertionError(stmt)
         return current
 
-    def _run_library(self, library: A.Program) -> None:
-        """The constants of a used file (and of the files it uses) become global."""
+    def _run_library(self, library: A.Program, path: str) -> None:
+        """The constants of a used file (and of the files it uses) become global, once per file."""
+        if path in self.imports.ran:
+            return
+        self.imports.ran.add(path)
         for stmt in library.body:
+            self._step(stmt.span)
             if isinstance(stmt, A.Let):
                 self.globals.values[stmt.name] = self._let_value(stmt, self.globals, True)
             elif isinstance(stmt, A.Use):
-                self._run_library(self.imports.load(stmt, library))
+                self._run_library(self.imports.load(stmt, library), self.imports.path(stmt, library))
 
     def _let_value(self, stmt: A.Let, env: Env, top_level: bool):
         if top_level and stmt.name in self.overrides:
@@ -177,12 +241,12 @@ class _Expander:
         layers = [link for link in stmt.chain if not isinstance(link, A.Ref)]
         if label is not None and (count > 1 or len(layers) > 1):
             inner = ctx._replace(scope=self.builder.open_group(ctx.scope, label, stmt, "group", current))
-            for _ in range(count):
+            for _ in self._iterate(count, stmt.span):
                 for link in stmt.chain:
                     current = self._link(link, current, inner, None, stmt)
             ctx.scope.names[label] = current
         else:
-            for _ in range(count):
+            for _ in self._iterate(count, stmt.span):
                 for link in stmt.chain:
                     current = self._link(link, current, ctx, label, stmt)
             if label is not None:
@@ -205,6 +269,8 @@ class _Expander:
                 return self._body(link.body, current, ctx._replace(scope=inner))
             return self._body(link.body, current, ctx)
         if isinstance(link, A.Merge):
+            if len(link.branches) > MAX_BRANCHES:
+                raise LimitError(f"{link.kind} has {len(link.branches):,} branches; the limit is {MAX_BRANCHES:,}", link.span)
             outs = []
             for branch in link.branches:
                 if isinstance(branch, A.LayerStmt):
@@ -252,16 +318,19 @@ class _Expander:
             raise ExpandError(f"block '{defn.name}' calls itself ({chain})", call.span, "blocks cannot be recursive; use repetition")
         if len(self.call_stack) >= MAX_CALL_DEPTH:
             raise LimitError(f"blocks call each other more than {MAX_CALL_DEPTH} deep", call.span)
+        self._step(call.span, CALL_STEPS)
         values, shown = bind_block_args(defn, call, ctx.env, ctx.scope, self.globals)
         inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
         path, given = inner.prefix[:-1], _given(defn, call)  # the arguments as bound (the source emitter's)
         self.graph.groups[path] = replace(self.graph.groups[path], block=defn.name, args=tuple(
             (p.name, values[p.name], p.name in given) for p in defn.params if not isinstance(values[p.name], Tensor)))
         self.call_stack.append(defn.name)
+        self.active.append(call.span)
         try:
             out = self._body(defn.body, current, Context(inner, self.globals.child(values), ctx.defaults))
         finally:
             self.call_stack.pop()
+            self.active.pop()
         if label is not None:
             ctx.scope.names[label] = out
         return out

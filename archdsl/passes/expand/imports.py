@@ -1,35 +1,71 @@
-"""`use "file"`: used files read and parsed once, cycles and depth checked; the blocks they define."""
+"""`use "file"`: used files read and parsed once, cycles and depth checked; the blocks they define.
+
+What `use` may read (docs/language.md, "use: imports"): `.arch` files inside the folder of the
+spec being expanded (the current folder for spec text), inside a library folder (`--lib DIR`,
+`ARCHDSL_PATH`, `load(lib=...)`), or in the spec library archdsl ships. A relative path is looked
+up next to the file that writes it, then in each library folder, then in the spec library.
+Nothing else is opened, so a spec cannot make archdsl read (and quote) any other file.
+"""
 from __future__ import annotations
 
 import os
 
 from ... import ast as A
-from ...errors import ExpandError, LimitError
+from ...errors import ExpandError, LimitError, UsageError
+from ...files import read_spec
 from ...limits import MAX_IMPORT_DEPTH
 from ...ops import lookup
 from .scopes import check_bindable
 
 
 def read_file(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    return read_spec(path, os.path.relpath(path) if os.path.isabs(path) else path)
+
+
+def library_path(extra=()) -> list[str]:
+    """The library folders: `extra` (--lib, load(lib=...)), then ARCHDSL_PATH's, in order."""
+    env = os.environ.get("ARCHDSL_PATH", "")
+    return [os.fspath(p) for p in extra] + [p for p in env.split(os.pathsep) if p]
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 class Imports:
-    def __init__(self, read):
+    def __init__(self, read, program: A.Program, lib=()):
+        from ...library import directory
+
         self.read = read
-        self.loaded: dict[str, A.Program] = {}  # absolute path -> the parsed file
+        self.loaded: dict[str, A.Program] = {}  # real path -> the parsed file
+        self.ran: set[str] = set()  # used files whose constants have been evaluated
+        top = program.source.path
+        own = os.path.dirname(os.path.realpath(top)) if os.path.isfile(top) else os.getcwd()
+        self.lib = [os.path.abspath(p) for p in library_path(lib)] + [str(directory())]
+        self.roots = [own] + [os.path.realpath(p) for p in self.lib]
 
     def path(self, stmt: A.Use, program: A.Program) -> str:
+        """The real path of the file `stmt` names, checked against the rule above."""
+        if not stmt.path.endswith(".arch"):
+            raise ExpandError(f"`use` reads .arch spec files; '{stmt.path}' is not one", stmt.span)
         base = os.path.dirname(os.path.abspath(program.source.path))
-        return os.path.normpath(os.path.join(base, stmt.path))
+        candidates = [os.path.join(base, stmt.path)]
+        if not os.path.isabs(stmt.path):
+            candidates += [os.path.join(folder, stmt.path) for folder in self.lib]
+        found = next((c for c in candidates if os.path.exists(c)), candidates[0])
+        real = os.path.realpath(found)
+        if not any(_inside(real, root) for root in self.roots):
+            raise ExpandError(f"'{stmt.path}' is outside the folders `use` may read", stmt.span,
+                              "`use` reads files in the spec's own folder, in a --lib folder (or ARCHDSL_PATH) "
+                              "and in the spec library")
+        return real
 
     def load(self, stmt: A.Use, program: A.Program, stack: list[str] | None = None) -> A.Program:
         """The file `stmt` in `program` uses. `stack`: the files being read, outermost first."""
         from ...parser import parse
 
         if stack is None:
-            stack = [os.path.abspath(program.source.path)]
+            stack = [os.path.realpath(program.source.path)]
         path = self.path(stmt, program)
         if path in stack:
             cycle = " -> ".join(os.path.basename(p) for p in stack[stack.index(path):] + [path])
@@ -41,6 +77,8 @@ class Imports:
                 text = self.read(path)
             except OSError as err:
                 raise ExpandError(f"cannot read '{stmt.path}': {err.strerror}", stmt.span) from None
+            except UsageError as err:  # a folder, a device, a FIFO: said at the `use`
+                raise ExpandError(err.message, stmt.span) from None
             library = parse(text, os.path.relpath(path))
             for s in library.body:
                 if not isinstance(s, (A.Def, A.Let, A.Use)):
@@ -52,7 +90,7 @@ class Imports:
 def collect_defs(program: A.Program, imports: Imports) -> dict[str, A.Def]:
     """The blocks defined in the spec and in every file it uses, by name."""
     defs: dict[str, A.Def] = {}
-    _collect(program, [os.path.abspath(program.source.path)], imports, defs)
+    _collect(program, [os.path.realpath(program.source.path)], imports, defs)
     return defs
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ... import ast as A
-from ...errors import ExpandError, Span, did_you_mean
+from ...errors import ExpandError, Span, did_you_mean, quote
 from ..evaluate import Env, Tensor
 
 
@@ -99,7 +99,31 @@ def fill_label(label: A.Label, env: Env) -> str:
         except KeyError:
             raise ExpandError(f"unknown name '{name}' in the label", label.span, did_you_mean(name, env.names())) from None
 
-    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", fill, label.template)
+    name = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", fill, label.template)
+    check_label(name, label.span)
+    return name
+
+
+_MODULE_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def check_label(name: str, span: Span) -> None:
+    """A label becomes a module name and a state_dict key part: ASCII letters, digits and '_',
+    not a Python keyword (generated code writes `self.name`), no attribute of nn.Module and not
+    `__`-prefixed (Python's and torch's own, some added at run time)."""
+    import keyword
+
+    from .reserved import MODULE_ATTRIBUTES
+
+    if not _MODULE_NAME.fullmatch(name):
+        raise ExpandError(f"the label '{quote(name)}' must be ASCII letters, digits and '_'", span,
+                          "a label is a module name and part of the state_dict keys; a value filled into it must be "
+                          "a number or such a word")
+    if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES or name.startswith("__"):
+        what = ("a Python keyword" if keyword.iskeyword(name) else "reserved for Python's own names" if name.startswith("__")
+                else "an attribute of every PyTorch module")
+        raise ExpandError(f"the label '{name}' is {what}, so it cannot name a layer", span,
+                          f"rename it, e.g. '{name.strip('_')}_layer'")
 
 
 _RESERVED = re.compile(r"x[0-9]+$")
