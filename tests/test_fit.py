@@ -48,13 +48,16 @@ def test_bad_amounts(amount):
         parse_bytes(amount)
 
 
-def test_cli():
-    result = CliRunner().invoke(main, ["fit", FC, "--memory", "8.4MB"])
+def test_cli(tmp_path):
+    spec = tmp_path / "fc.arch"
+    spec.write_text(FC)
+    path = str(spec)  # SPEC is a path (or a library spec's name), never spec text
+    result = CliRunner().invoke(main, ["fit", path, "--memory", "8.4MB"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("<spec>: batch 100 fits in 8.4 MB") or "batch 100 fits" in result.output
-    doc = json.loads(CliRunner().invoke(main, ["fit", FC, "--memory", "8.4MB", "--format", "json"]).output)
+    assert "batch 100 fits in 8.4 MB" in result.output
+    doc = json.loads(CliRunner().invoke(main, ["fit", path, "--memory", "8.4MB", "--format", "json"]).output)
     assert doc["batch"] == 100 and doc["peak"] == 8_400_000 and doc["table"][-1] == {"batch": 101, "peak": 8_404_000, "fits": False}
-    bad = CliRunner().invoke(main, ["fit", FC, "--memory", "24G"])
+    bad = CliRunner().invoke(main, ["fit", path, "--memory", "24G"])
     assert bad.exit_code == 2 and "GiB" in bad.output
 
 
