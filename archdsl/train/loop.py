@@ -162,8 +162,9 @@ def _train(config: Config, saved: dict | None, world, device: torch.device) -> R
         first_epoch, sampler.start, metrics = saved["epoch"], saved["samples_done"], saved["metrics"]
         # the schedule counts steps of this run's size (the number of processes may have changed)
         scheduler.last_epoch = first_epoch * steps_per_epoch + sampler.start // (config.batch * world.size)
-        for group, lr in zip(optimizer.param_groups, scheduler.get_lr()):
-            group["lr"] = lr
+        for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
+            group["lr"] = base_lr * lr_factor(config, scheduler.last_epoch, steps_per_epoch)
+        scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
         checkpoint.set_rng_state(saved["rng"])
 
     model = base
@@ -187,8 +188,8 @@ def _train(config: Config, saved: dict | None, world, device: torch.device) -> R
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y.to(device, non_blocking=True)
 
+    stop = _Interrupt()  # from here on, Ctrl-C stops the run cleanly
     _plan(report, config, analysis, data, world, device, label, base)
-    stop = _Interrupt()
     record = {"config": dataclasses.asdict(config), "spec": spec_text, "spec_path": label, "set": config.sets,
               "input": config.input, "data": {"source": config.data, "name": data.name, "classes": data.classes,
                                               "mean": data.mean.tolist(), "std": data.std.tolist()}}
@@ -245,6 +246,8 @@ def _train(config: Config, saved: dict | None, world, device: torch.device) -> R
         path = None
         if world.main and config.out:
             path = _write(config.out, record, base, optimizer, scheduler, scaler, stopped.epoch, stopped.samples, metrics)
+        if path and metrics:
+            progress.curves(metrics, config.out)
         distributed.barrier(world)
         return Result(metrics, interrupted=True, checkpoint=path)
     finally:
@@ -254,7 +257,10 @@ def _train(config: Config, saved: dict | None, world, device: torch.device) -> R
         if world.main:
             with open(os.path.join(config.out, "ranks.json"), "w") as f:
                 json.dump(ranks, f)
-    path = os.path.join(config.out, checkpoint.NAME) if config.out else None
+    path = None
+    if config.out and world.main:
+        path = os.path.join(config.out, checkpoint.NAME)
+        progress.curves(metrics, config.out)  # at the end (and on Ctrl-C): matplotlib takes a second to load
     return Result(metrics, checkpoint=path)
 
 
@@ -322,7 +328,6 @@ def _write(directory, record, base, optimizer, scheduler, scaler, epoch, samples
     if samples == 0:
         with open(os.path.join(directory, "metrics.jsonl"), "w") as f:
             f.writelines(json.dumps(m) + "\n" for m in metrics)
-    progress.curves(metrics, directory) if metrics else None
     return path
 
 
