@@ -4,11 +4,14 @@ batch.
 Why they should agree: the sampler gives step i of the two processes together exactly the 32
 samples that step i of the single process with --batch 32 gets (archdsl/train/distributed.py),
 each process's loss is the mean over its 16, and DDP averages the two gradients, which is the
-mean over the 32. The spec has no batch norm (whose statistics would be per process). What is left
-is the order of floating-point sums (the all-reduce adds two halves; one process adds 32 rows at
-once): float32 rounding, about 1e-7 relative per step. Over 88 SGD steps with momentum (lr 0.05)
-the weights stay within 1e-5 of each other (measured: about 1e-7); the test allows 1e-4 absolute,
-well below what one different sample in a batch would change (about 1e-3).
+mean over the 32. What is left is the order of floating-point sums (the all-reduce adds two
+halves; one process adds 32 rows at once): float32 rounding, about 3e-8 on the weights after one
+step. The spec is smooth (tanh, average pooling, no batch norm, whose statistics would be per
+process): with ReLU and max pooling, the digits' many equal pixel values make pooling ties that a
+rounding difference breaks the other way, and the same simulation drifts to 1e-2 in 88 steps.
+Measured for this spec, in one process emulating the two halves: 2.4e-7 after 88 steps of SGD
+with momentum at lr 0.05. The test allows 1e-5, 40 times that, and far below what one different
+sample in a step changes (about 1e-3).
 """
 import json
 import os
@@ -21,9 +24,11 @@ import torch
 from .conftest import ROOT
 from .test_train import TINY
 
+SMOOTH = TINY.replace("act=relu", "act=tanh").replace("maxpool 2", "avgpool 2")
+
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
 COMMON = ["--epochs", "2", "--optimizer", "momentum", "--lr", "0.05", "--schedule", "none", "--device", "cpu"]
-TOLERANCE = 1e-4
+TOLERANCE = 1e-5
 
 
 def torchrun(n, *args):
@@ -52,7 +57,7 @@ def max_difference(a, b):
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
     spec = tmp / "tiny.arch"
-    spec.write_text(TINY)
+    spec.write_text(SMOOTH)
     two = torchrun(2, str(spec), *COMMON, "--batch", "16", "--out", str(tmp / "two"))
     one = single(str(spec), *COMMON, "--batch", "32", "--out", str(tmp / "one"))
     return tmp, spec, two, one
@@ -79,6 +84,7 @@ def test_two_processes_match_one_with_the_same_total_batch(runs):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
 
 
+@pytest.mark.slow  # another 35 s: two more launches
 def test_resume_on_another_number_of_processes(runs):
     """One epoch on two processes, the second on one process with --batch 32: the weights of the
     two-process run of both epochs, within the same tolerance."""
