@@ -214,7 +214,7 @@ def test_torchvision_missing_is_one_sentence(tiny):
 
 @pytest.mark.parametrize("spec, data, sentence, hint", [
     ("input 28x28x3\nconv 4 3\nfc 10\n", None,
-     "the spec expects 28x28x3 but the data (digits (scikit-learn's 1,797 scans, embedded)) is 8x8x1", "--input 28x28x1"),
+     "the spec expects 28x28x3 but the data (embedded digits, scikit-learn's 1,797 scans) is 8x8x1", "--input 28x28x1"),
     ("let classes = 1000\ninput 8x8x1\nfc classes\n", None,
      "ends in 0 [1000], not a vector of scores for the data's 10 classes", "--set classes=10"),
     ("input 8x8x1\nconv 4 3\n", None, "[6x6x4], not a vector of scores", "--set classes=10"),

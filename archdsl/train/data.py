@@ -26,7 +26,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 @dataclass
 class Data:
-    name: str  # what the summary line calls it: "digits (scikit-learn's, embedded)"
+    name: str  # what the summary line calls it: "embedded digits, scikit-learn's 1,797 scans"
     train: Dataset
     val: Dataset
     classes: int
@@ -68,7 +68,7 @@ def load(source: str | None, input_shape: tuple, download: bool = True) -> Data:
     if source in (None, "digits"):
         with np.load(DIGITS) as f:
             x, y = f["x"], f["y"]
-        return _from_arrays("digits (scikit-learn's 1,797 scans, embedded)", x.astype(np.float32) / 16, y, input_shape)
+        return _from_arrays("embedded digits, scikit-learn's 1,797 scans", x.astype(np.float32) / 16, y, input_shape)
     if source.startswith("torchvision:"):
         return _torchvision(source.partition(":")[2], input_shape, download)
     if os.path.isdir(source):

@@ -130,7 +130,7 @@ def _train(config: Config, saved: dict | None, world, device: torch.device) -> R
     report = progress.Reporter(world.main)
     net = network.load(config.spec, set=config.sets, input=config.input)
     spec_text = _spec_text(config.spec) if saved is None else saved["spec"]
-    label = net.path if saved is None else saved.get("spec_path", net.path)
+    label = (config.spec if "\n" not in config.spec else net.path) if saved is None else saved.get("spec_path", net.path)
     analysis = net.analyze(batch=config.batch)
     data = datasets.load(config.data, analysis.input_shape)
     check_output(analysis, data.classes, label)
