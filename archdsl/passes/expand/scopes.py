@@ -104,11 +104,11 @@ def fill_label(label: A.Label, env: Env) -> str:
     return name
 
 
-_MODULE_NAME = re.compile(r"[A-Za-z0-9_]+")
+_MODULE_NAME = re.compile(r"[A-Za-z0-9_-]+")  # PyTorch takes '-' in a module name (RegNet's block1-0)
 
 
 def check_label(name: str, span: Span) -> None:
-    """A label becomes a module name and a state_dict key part: ASCII letters, digits and '_',
+    """A label becomes a module name and a state_dict key part: ASCII letters, digits, '_' and '-',
     not a Python keyword (generated code writes `self.name`), no attribute of nn.Module and not
     `__`-prefixed (Python's and torch's own, some added at run time)."""
     import keyword
@@ -116,7 +116,7 @@ def check_label(name: str, span: Span) -> None:
     from .reserved import MODULE_ATTRIBUTES
 
     if not _MODULE_NAME.fullmatch(name):
-        raise ExpandError(f"the label '{quote(name)}' must be ASCII letters, digits and '_'", span,
+        raise ExpandError(f"the label '{quote(name)}' must be ASCII letters, digits, '_' and '-'", span,
                           "a label is a module name and part of the state_dict keys; a value filled into it must be "
                           "a number or such a word")
     if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES or name.startswith("__"):
