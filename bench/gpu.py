@@ -82,6 +82,23 @@ def train_resnet50(device) -> dict:
     return out
 
 
+@check
+def memory_train_peak(device) -> dict:
+    """archdsl's train_peak_bytes (--device cuda) against torch.cuda.max_memory_allocated, several
+    specs and batches, within 10% (bench/gpu_memory.py)."""
+    from gpu_memory import train_peak_check
+
+    return train_peak_check()
+
+
+@check
+def memory_fit(device) -> dict:
+    """`archdsl fit`'s batch fits on the GPU and batch + 10% does not (bench/gpu_memory.py)."""
+    from gpu_memory import fit_check
+
+    return fit_check()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="also write the JSON here")
