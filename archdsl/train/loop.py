@@ -347,7 +347,8 @@ def _plan(report, config, analysis, data, world, device, label, module) -> None:
                 f"(batch {config.batch}); {t['activation_bytes'] / 2**20:,.1f} MiB of activations forward "
                 f"(float32, batch {config.batch}) -- archdsl's analysis")
     size = fmt_size(slide_order(analysis.input_shape))
-    resized = "" if data.source_size == size else f", resized from {data.source_size} to {size}"
+    resized = ("" if data.source_size == size else f", resized to {size}" if data.source_size == "various"
+               else f", resized from {data.source_size} to {size}")
     report.line(f"data: {data.name}: {len(data.train):,} training and {len(data.val):,} held-out samples, "
                 f"{data.classes} classes{resized}")
     procs = f" x {world.size} processes (DDP, {'nccl' if device.type == 'cuda' else 'gloo'})" if world.active else ""
