@@ -346,6 +346,13 @@ def _plan(report, config, analysis, data, world, device, label, module) -> None:
     report.line(f"{label}: {t['params']:,} parameters ({trainable}); {t['macs']:,} MACs per step forward "
                 f"(batch {config.batch}); {t['activation_bytes'] / 2**20:,.1f} MiB of activations forward "
                 f"(float32, batch {config.batch}) -- archdsl's analysis")
+    from ..analysis import analyze
+
+    on = "cuda" if str(device).startswith("cuda") else "cpu"
+    m = analyze(analysis.graph, batch=config.batch, optimizer=config.optimizer, device=on).totals
+    report.line(f"memory: a training step with {config.optimizer} at batch {config.batch} peaks at "
+                f"{m['train_peak_bytes'] / 2**20:,.1f} MiB of tensors on {on}, {m['saved_bytes'] / 2**20:,.1f} MiB of them "
+                f"saved for backward (float32{', without autocast' if config.amp else ''}) -- archdsl's analysis")
     size = fmt_size(slide_order(analysis.input_shape))
     resized = ("" if data.source_size == size else f", resized to {size}" if data.source_size == "various"
                else f", resized from {data.source_size} to {size}")
