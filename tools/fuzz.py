@@ -33,6 +33,11 @@ PER_LAYER = 0.002  # the library's ResNet-152 (500 layers) analysed, drawn and b
 HANG = 20  # seconds after which an input is stopped (a finding either way)
 MEMORY = 3 << 30  # peak resident memory of the process, bytes
 SHOWN = 2000  # characters an error's formatted text may have
+# A mutation that sets `blocks=10000` makes a legitimate network of 70,000 layers: its load is
+# checked, but its analysis, diagram and build are the benchmarks' job (docs/benchmarks.md; the
+# issue's "slow inside the documented limits"), not the fuzzer's. Counted in `big`.
+BIG = 5000
+big = 0
 
 
 class Finding(NamedTuple):
@@ -66,6 +71,10 @@ def check(text: str, build: bool = True) -> Finding | None:
         net = archdsl.network.load_text(text, "<fuzz>")
         layers = len(net.graph.nodes)
         lap("load")
+        if layers > BIG:
+            global big
+            big += 1
+            return None
         analysis = net.analyze()
         lap("analyze")
         dot.render_bytes(dot.build(analysis), "dot")
@@ -346,7 +355,8 @@ def main(argv=None) -> int:
     kinds: dict[str, int] = {}
     for f in findings:
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
-    print(f"{done:,} inputs in {time.monotonic() - start:.0f} s, {len(findings)} findings"
+    print(f"{done:,} inputs in {time.monotonic() - start:.0f} s ({big:,} expanded to more than {BIG:,} layers and "
+          f"were only loaded), {len(findings)} findings"
           + (": " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) if kinds else ""))
     return 1 if findings else 0
 
