@@ -6,26 +6,30 @@ says what it is in the comment of its `network` line (`network vgg16  # VGG-16, 
 """
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 from typing import NamedTuple
 
-_HERE = Path(__file__).resolve().parent
+# paths as strings, not pathlib: every spec that `use`s a file asks for the library's folder, and
+# importing pathlib costs a whole-process `archdsl analyze` about 2% of its instructions
+_HERE = os.path.dirname(os.path.realpath(__file__))
 _NETWORK_LINE = re.compile(r"^network\s+\S+\s*#\s*(.+?)\s*$", re.M)
 # A name the library could hold: no path separator, no spaces, nothing a spec's text would need.
 _BARE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-def directory() -> Path:
+def directory() -> str:
     """The folder of the library specs: archdsl/specs/ in an installed wheel, specs/ in a clone."""
-    installed = _HERE / "specs"
-    return installed if installed.is_dir() else _HERE.parent / "specs"
+    installed = os.path.join(_HERE, "specs")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(_HERE), "specs")
 
 
 def names() -> list[str]:
     """Every library spec's name (its file name without `.arch`; `lib/` holds blocks, not specs)."""
     folder = directory()
-    return sorted(p.stem for p in folder.glob("*.arch")) if folder.is_dir() else []
+    if not os.path.isdir(folder):
+        return []
+    return sorted(f[: -len(".arch")] for f in os.listdir(folder) if f.endswith(".arch") and os.path.isfile(os.path.join(folder, f)))
 
 
 def is_bare_name(spec: str) -> bool:
@@ -33,12 +37,12 @@ def is_bare_name(spec: str) -> bool:
     return bool(_BARE.match(spec))
 
 
-def find(name: str) -> Path | None:
+def find(name: str) -> str | None:
     """The file of the library spec `name` (`resnet50` or `resnet50.arch`), or None."""
     if not is_bare_name(name):
         return None
     stem = name[: -len(".arch")] if name.endswith(".arch") else name
-    path = directory() / f"{stem}.arch"
+    path = os.path.join(directory(), f"{stem}.arch")
     return path if stem in names() else None
 
 
@@ -62,9 +66,11 @@ def entries() -> list[Entry]:
 
     out = []
     for name in names():
-        path = directory() / f"{name}.arch"
+        path = os.path.join(directory(), f"{name}.arch")
         net = load(path)
         analysis = net.analyze()
-        out.append(Entry(name, summary(path.read_text(encoding="utf-8")), fmt_size(slide_order(analysis.input_shape)),
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        out.append(Entry(name, summary(text), fmt_size(slide_order(analysis.input_shape)),
                          analysis.totals["params"]))
     return out

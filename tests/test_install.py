@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -99,7 +100,7 @@ def test_every_package_is_in_the_wheel():
 # The spec library by name.
 
 def test_library_is_the_specs_folder():
-    assert library.directory() == SPECS
+    assert Path(library.directory()) == SPECS
     assert library.names() == sorted(p.stem for p in SPECS.glob("*.arch"))
     assert "resnet50" in library.names() and "resnet" not in library.names()  # lib/ holds blocks
 
