@@ -45,7 +45,7 @@ def inference_peak(graph, s: Settings) -> int:
         temporaries = extra * act + 8 * node.figures["indices"]
         if node.op == "lrn":  # its steps (what it saves for backward) live during it
             ins = [nodes[i].shape for i in node.inputs]
-            temporaries += sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False)[1:]) * act
+            temporaries += sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False, ())[1:]) * act
         peak = max(peak, live + s.block(temporaries * s.batch))
         for k in dying.get(node.id, ()):
             live -= s.block(size[k] * act * s.batch)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from ..figures import copies_input
 from ..ir import Graph
-from ..ops import INPUT, OPS, OUTPUT, New
+from ..ops import OPS, OUTPUT, Input, New
 
 
 def training_storages(graph: Graph) -> tuple[list, dict]:
@@ -55,9 +55,13 @@ def saved_storages(graph: Graph, key: list, copies: list) -> list[list]:
         items = []
         if node.grad:
             ins = [nodes[i].shape for i in node.inputs]
-            for item in OPS[node.op].saves(node.resolved, ins, node.shape, node.inplace, trainable):
-                items.append(item if isinstance(item, New) else
-                             input_storage(node, key, copies) if item == INPUT else key[node.id])
+            grads = tuple(nodes[i].grad for i in node.inputs)
+            for item in OPS[node.op].saves(node.resolved, ins, node.shape, node.inplace, trainable, grads):
+                if isinstance(item, Input):
+                    item = input_storage(node, key, copies) if item.index == 0 else key[node.inputs[item.index]]
+                elif item == OUTPUT:
+                    item = key[node.id]
+                items.append(item)
         out.append(items)
     return out
 
