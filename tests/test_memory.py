@@ -30,7 +30,9 @@ def _measured_saved(net, batch: int, device: str = "meta") -> int:
 
 
 SLOW = pytest.mark.slow
-LARGEST = {"resnet101", "resnet152", "densenet121", "inception_v3", "resnext50_32x4d", "wide_resnet50_2", "googlenet"}
+LARGEST = {"resnet101", "resnet152", "densenet121", "inception_v3", "resnext50_32x4d", "wide_resnet50_2", "googlenet",
+           "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l",
+           "convnext_base", "convnext_large"}
 SPEC_BATCHES = [pytest.param(p, b, id=f"{p.stem}-{b}", marks=SLOW if b > 1 and p.stem in LARGEST else ())
                 for p in SPEC_FILES for b in (1, 8)]
 
@@ -133,9 +135,10 @@ def test_saved_bytes_of_random_networks(data):
 
 # ---- peaks and the optimizer ----------------------------------------------------------------
 
-PEAK_SPECS = ["lenet5", "resnet18", "mobilenet_v2", "squeezenet1_0", "m5"] + [
+PEAK_SPECS = ["lenet5", "resnet18", "mobilenet_v2", "squeezenet1_0", "m5", "mobilenet_v3_small", "convnext_tiny"] + [
     pytest.param(name, marks=SLOW) for name in ("googlenet", "vgg11_bn", "densenet121", "inception_v3", "unet", "c3d",
-                                                  "resnet50", "alexnet")]
+                                                  "resnet50", "alexnet", "mobilenet_v3_large", "efficientnet_b0",
+                                                  "efficientnet_v2_s")]
 
 
 @pytest.mark.parametrize("name", PEAK_SPECS)
