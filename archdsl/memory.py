@@ -72,10 +72,12 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     act, B = DTYPE_BYTES[s.dtype], s.batch
     key, size, copies, saved = graph.storages[:4]
 
+    storage_bytes = {k: s.block(n * act * B) for k, n in size.items()}
+
     def nbytes(item) -> int:
         if isinstance(item, New):
             return s.block(item.elements * (B if item.per_sample else 1) * s.bytes(item.dtype))
-        return s.block(size[item] * act * B)
+        return storage_bytes[item]
 
     # forward ------------------------------------------------------------------------------
     end = len(nodes)
@@ -112,16 +114,23 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
 
     mark()
     for node, items in zip(nodes[1:], saved[1:]):
-        for k in (node.id, ("copy", node.id)):
-            if (k == node.id and key[node.id] == node.id) or (k != node.id and k in size):
-                live += nbytes(k)
-                kept += nbytes(k) if k in freed_by else 0
-        new = sum(nbytes(t) for t in items if isinstance(t, New))
-        live += new
-        kept += new
-        mark()
-        for k in dying.get(node.id, ()):
-            live -= nbytes(k)
+        i = node.id
+        made = [i] if key[i] == i else []
+        if copies[i] and OPS[node.op].creates_output:
+            made.append(("copy", i))
+        for k in made:
+            b = storage_bytes[k]
+            live += b
+            kept += b if k in freed_by else 0
+        for t in items:
+            if isinstance(t, New):
+                b = nbytes(t)
+                live += b
+                kept += b
+        if live > peak:
+            mark()
+        for k in dying.get(i, ()):
+            live -= storage_bytes[k]
 
     # backward -----------------------------------------------------------------------------
     pbytes = DTYPE_BYTES[s.dtype]
@@ -129,16 +138,16 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     for o in graph.outputs:
         grads[o] = [0, 1]  # sum()'s gradient: a scalar broadcast
     for node in reversed(nodes[1:]):
-        op = OPS[node.op]
         g = grads.pop(node.id, None)
         if not node.grad or g is None:
             continue
         made = []
         param_grads = node.figures["trainable_params"] * pbytes
+        view = OPS[node.op].grad_is_view(node.resolved)
         for i in node.inputs:
             if not nodes[i].grad:
                 continue
-            if op.grad_is_view(node.resolved):
+            if view:
                 g[1] += 1
                 store = g
             else:
@@ -164,7 +173,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
                 grads[i] = total
         live += param_grads
         pgrads += param_grads
-        mark()
+        if live > peak:
+            mark()
         g[1] -= 1
         if g[1] == 0:
             live -= g[0]
