@@ -29,9 +29,10 @@ def inference_peak(graph, s: Settings) -> int:
     nodes = graph.nodes
     key, size = graph.storages.eval_key, graph.storages.eval_size
     last = {k: len(nodes) if k == 0 else k for k in size}
-    for node in nodes:
+    for node in nodes:  # in order: a reader comes after what it reads
         for i in node.inputs:
-            last[key[i]] = max(last[key[i]], node.id)
+            if key[i] != 0:  # the input lives to the end
+                last[key[i]] = node.id
     for o in graph.outputs:
         last[key[o]] = len(nodes)
     dying: dict[int, list] = {}
@@ -82,9 +83,10 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     # forward ------------------------------------------------------------------------------
     end = len(nodes)
     last_read = {k: (end if k == 0 else (k[1] if isinstance(k, tuple) else k)) for k in size}
-    for node in nodes:
+    for node in nodes:  # in order: a reader comes after what it reads
         for i in node.inputs:
-            last_read[key[i]] = max(last_read[key[i]], node.id)
+            if key[i] != 0:  # the input lives to the end
+                last_read[key[i]] = node.id
         if copies[node.id] and OPS[node.op].creates_output:
             last_read[("copy", node.id)] = node.id
     for o in graph.outputs:
@@ -180,8 +182,9 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
             live -= g[0]
         for item in saved[node.id]:
             if isinstance(item, New) or freed_by.get(item) == node.id:
-                live -= nbytes(item) if item != 0 else 0  # the caller holds the input
-                kept -= nbytes(item)
+                b = nbytes(item)
+                live -= b if item != 0 else 0  # the caller holds the input
+                kept -= b
 
     # optimizer step -----------------------------------------------------------------------
     trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes
