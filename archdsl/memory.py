@@ -29,9 +29,10 @@ def inference_peak(graph, s: Settings) -> int:
     nodes = graph.nodes
     key, size = graph.storages.eval_key, graph.storages.eval_size
     last = {k: len(nodes) if k == 0 else k for k in size}
-    for node in nodes:
+    for node in nodes:  # in order: a reader comes after what it reads
         for i in node.inputs:
-            last[key[i]] = max(last[key[i]], node.id)
+            if key[i] != 0:  # the input lives to the end
+                last[key[i]] = node.id
     for o in graph.outputs:
         last[key[o]] = len(nodes)
     dying: dict[int, list] = {}
@@ -45,7 +46,7 @@ def inference_peak(graph, s: Settings) -> int:
         temporaries = extra * act + 8 * node.figures["indices"]
         if node.op == "lrn":  # its steps (what it saves for backward) live during it
             ins = [nodes[i].shape for i in node.inputs]
-            temporaries += sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False)[1:]) * act
+            temporaries += sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False, ())[1:]) * act
         peak = max(peak, live + s.block(temporaries * s.batch))
         for k in dying.get(node.id, ()):
             live -= s.block(size[k] * act * s.batch)
@@ -72,17 +73,20 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     act, B = DTYPE_BYTES[s.dtype], s.batch
     key, size, copies, saved = graph.storages[:4]
 
+    storage_bytes = {k: s.block(n * act * B) for k, n in size.items()}
+
     def nbytes(item) -> int:
         if isinstance(item, New):
             return s.block(item.elements * (B if item.per_sample else 1) * s.bytes(item.dtype))
-        return s.block(size[item] * act * B)
+        return storage_bytes[item]
 
     # forward ------------------------------------------------------------------------------
     end = len(nodes)
     last_read = {k: (end if k == 0 else (k[1] if isinstance(k, tuple) else k)) for k in size}
-    for node in nodes:
+    for node in nodes:  # in order: a reader comes after what it reads
         for i in node.inputs:
-            last_read[key[i]] = max(last_read[key[i]], node.id)
+            if key[i] != 0:  # the input lives to the end
+                last_read[key[i]] = node.id
         if copies[node.id] and OPS[node.op].creates_output:
             last_read[("copy", node.id)] = node.id
     for o in graph.outputs:
@@ -112,16 +116,23 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
 
     mark()
     for node, items in zip(nodes[1:], saved[1:]):
-        for k in (node.id, ("copy", node.id)):
-            if (k == node.id and key[node.id] == node.id) or (k != node.id and k in size):
-                live += nbytes(k)
-                kept += nbytes(k) if k in freed_by else 0
-        new = sum(nbytes(t) for t in items if isinstance(t, New))
-        live += new
-        kept += new
-        mark()
-        for k in dying.get(node.id, ()):
-            live -= nbytes(k)
+        i = node.id
+        made = [i] if key[i] == i else []
+        if copies[i] and OPS[node.op].creates_output:
+            made.append(("copy", i))
+        for k in made:
+            b = storage_bytes[k]
+            live += b
+            kept += b if k in freed_by else 0
+        for t in items:
+            if isinstance(t, New):
+                b = nbytes(t)
+                live += b
+                kept += b
+        if live > peak:
+            mark()
+        for k in dying.get(i, ()):
+            live -= storage_bytes[k]
 
     # backward -----------------------------------------------------------------------------
     pbytes = DTYPE_BYTES[s.dtype]
@@ -129,16 +140,16 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     for o in graph.outputs:
         grads[o] = [0, 1]  # sum()'s gradient: a scalar broadcast
     for node in reversed(nodes[1:]):
-        op = OPS[node.op]
         g = grads.pop(node.id, None)
         if not node.grad or g is None:
             continue
         made = []
         param_grads = node.figures["trainable_params"] * pbytes
+        view = OPS[node.op].grad_is_view(node.resolved)
         for i in node.inputs:
             if not nodes[i].grad:
                 continue
-            if op.grad_is_view(node.resolved):
+            if view:
                 g[1] += 1
                 store = g
             else:
@@ -164,14 +175,16 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
                 grads[i] = total
         live += param_grads
         pgrads += param_grads
-        mark()
+        if live > peak:
+            mark()
         g[1] -= 1
         if g[1] == 0:
             live -= g[0]
         for item in saved[node.id]:
             if isinstance(item, New) or freed_by.get(item) == node.id:
-                live -= nbytes(item) if item != 0 else 0  # the caller holds the input
-                kept -= nbytes(item)
+                b = nbytes(item)
+                live -= b if item != 0 else 0  # the caller holds the input
+                kept -= b
 
     # optimizer step -----------------------------------------------------------------------
     trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes

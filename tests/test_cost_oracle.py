@@ -291,14 +291,22 @@ class Chunk(nn.Module):
 
 
 class StochasticDepth(nn.Module):
-    """torchvision.ops.stochastic_depth's eval mode: `if not training or p == 0: return input`."""
+    """torchvision.ops.stochastic_depth: the input in eval mode (as analysed and measured here);
+    in training (tests/test_memory.py) the input times a Bernoulli noise, per sample or batch."""
 
     def __init__(self, p: float, mode: str):
         super().__init__()
         self.p, self.mode = p, mode
 
     def forward(self, x):
-        return x  # analysed, and measured here, in eval mode
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
 
 
 class Crop(nn.Module):

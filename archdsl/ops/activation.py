@@ -17,7 +17,7 @@ class Activation(Op):
     saved = "input"  # input | output
     saved_in_place = "output"  # output | clone
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         if inplace:
             return (OUTPUT,) if self.saved == "output" or self.saved_in_place == "output" else (New(prod(ins[0])),)
         return (OUTPUT,) if self.saved == "output" else (INPUT,)
@@ -90,6 +90,6 @@ class Maxout(Activation):
     def other_ops(self, r, ins, out):
         return prod(out) * (r["pieces"] - 1)
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT, OUTPUT)  # amax's backward compares its input with its result
 

@@ -25,7 +25,14 @@ class New:
     per_sample: bool = True
 
 
-INPUT, OUTPUT = "input", "output"  # a layer keeps its (first) input or its output for backward
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A layer keeps its input number `index` (the storage it lives in) for backward."""
+
+    index: int = 0
+
+
+INPUT, OUTPUT = Input(0), "output"  # a layer keeps its (first) input or its output for backward
 
 
 class OpError(Exception):
@@ -89,11 +96,11 @@ class Op:
         """All other arithmetic, one sample (docs/conventions.md, "Other work")."""
         return prod(out)
 
-    def saves(self, r: dict, ins: list[tuple], out: tuple, inplace: bool, trainable: bool) -> tuple:
+    def saves(self, r: dict, ins: list[tuple], out: tuple, inplace: bool, trainable: bool, grads: tuple) -> tuple:
         """What autograd keeps for this layer's backward pass in a training-mode forward, parameters
-        and buffers aside: INPUT, OUTPUT (the storages they live in: a view keeps its base) and
-        `New` tensors. Asked only when the layer's output requires grad; `trainable`: the layer
-        has parameters that do. Measured op by op with torch.autograd.graph.saved_tensors_hooks
+        and buffers aside: INPUT (or `Input(k)`, a merge's k-th), OUTPUT (the storages they live
+        in: a view keeps its base) and `New` tensors. Asked only when the layer's output requires
+        grad; `trainable`: the layer has parameters that do; `grads`: whether each input does. Measured op by op with torch.autograd.graph.saved_tensors_hooks
         (docs/conventions.md, "Saved for backward")."""
         return ()
 

@@ -98,7 +98,7 @@ class Conv(Op):
     def macs(self, r, ins, out):
         return prod(out) * (r["in_channels"] // r["groups"]) * prod(r["kernel_size"])
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT,)  # and its weight (a parameter), frozen or not
 
     def param_tensors(self, r):

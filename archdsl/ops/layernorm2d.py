@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, need_spatial
+from .base import INPUT, Arg, New, Op, need_spatial
 from .lowering import Param, module
 
 
@@ -35,6 +35,12 @@ class LayerNorm2d(Op):
 
     def params(self, r, ins, out):
         return 2 * r["num_channels"] if r["affine"] else 0
+
+    def saves(self, r, ins, out, inplace, trainable, grads):
+        return (INPUT, New(2 * prod(out[1:])))  # the mean and inverse std at each position
+
+    def param_tensors(self, r):
+        return 2 if r["affine"] else 0
 
     def other_ops(self, r, ins, out):
         return 5 * prod(out)

@@ -42,7 +42,7 @@ class Linear(Op):
     def macs(self, r, ins, out):
         return prod(out[:-1]) * r["in_features"] * r["out_features"]
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT,) if trainable else ()  # addmm keeps its input only for the weight's gradient
 
     def param_tensors(self, r):

@@ -31,7 +31,7 @@ class Dropout(Op):
     def creates_in_training(self, r):
         return r["p"] > 0  # input * mask (p = 0: the input itself)
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         if r["p"] == 0:
             return ()
         if r["p"] == 1:

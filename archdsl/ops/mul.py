@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Op, OpError
+from .base import Input, New, Op, OpError
 from .lowering import Lowering
 from .merge import _slide
 
@@ -37,3 +37,15 @@ class Mul(Op):
 
     def other_ops(self, r, ins, out):
         return prod(out) * (len(ins) - 1)
+
+    def saves(self, r, ins, out, inplace, trainable, grads):
+        """`a * b` keeps b when a requires grad and a when b does; each further `out.mul_(c)` keeps
+        c when out requires grad, and a clone of out before it (a new tensor) when c does."""
+        if len(ins) < 2:
+            return ()
+        kept = [Input(1)] if grads[0] else []
+        kept += [Input(0)] if grads[1] else []
+        for k in range(2, len(ins)):
+            kept += [Input(k)] if any(grads[:k]) else []
+            kept += [New(prod(out))] if grads[k] else []
+        return tuple(kept)

@@ -26,7 +26,7 @@ class BatchNorm(Op):
     def other_ops(self, r, ins, out):
         return 2 * prod(out)  # eval mode: one multiply and one add per element
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT, New(2 * r["num_features"], per_sample=False))  # the batch's mean and inverse std
 
     def buffers(self, r):
@@ -56,8 +56,9 @@ class LayerNorm(Op):
     def params(self, r, ins, out):
         return 2 * prod(r["normalized_shape"]) if r["affine"] else 0
 
-    def saves(self, r, ins, out, inplace, trainable):
-        return (INPUT, New(2))  # each sample's mean and inverse std
+    def saves(self, r, ins, out, inplace, trainable, grads):
+        # the mean and inverse std of each normalised group: per sample, one for every position the last `dims` leave
+        return (INPUT, New(2 * prod(ins[0][:len(ins[0]) - len(r["normalized_shape"])])))
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0
@@ -87,7 +88,7 @@ class GroupNorm(Op):
     def params(self, r, ins, out):
         return 2 * r["num_channels"] if r["affine"] else 0
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT, New(2 * r["num_groups"]))  # each group's mean and inverse std
 
     def param_tensors(self, r):
@@ -114,7 +115,7 @@ class LocalResponseNorm(Op):
     def other_ops(self, r, ins, out):
         return (r["size"] + 3) * prod(out)  # squares summed over the window, then scale and power
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         """F.local_response_norm: the squares padded by size - 1 channels (avg_pool's input),
         k + alpha * average (pow's input) and its power (the divisor)."""
         spatial = prod(out[1:])

@@ -32,6 +32,9 @@ class Permute(Op):
     def layout(r, strides, out):
         return tuple(strides[d - 1] for d in r["dims"][1:])
 
+    def grad_is_view(self, r):
+        return True  # its backward permutes the gradient back: a view
+
     def other_ops(self, r, ins, out):
         return 0
 

@@ -51,7 +51,7 @@ class MaxPool(Op):
     def other_ops(self, r, ins, out):
         return prod(out) * prod(r["kernel_size"])
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT, New(prod(out), "int64"))  # and where each maximum came from
 
     def indices(self, r, ins, out):
@@ -84,7 +84,7 @@ class AvgPool(MaxPool):
                       Param("padding", default=0), Param("ceil_mode", default=False),
                       Param("count_include_pad", default=True))
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT,)
 
     def indices(self, r, ins, out):
@@ -109,7 +109,7 @@ class AdaptiveAvgPool(Op):
     def other_ops(self, r, ins, out):
         return prod(ins[0])
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         # to size 1 everywhere PyTorch takes a mean, whose backward needs only the sizes
         return () if all(s == 1 for s in out[1:]) else (INPUT,)
 
@@ -146,7 +146,7 @@ class AdaptiveMaxPool(AdaptiveAvgPool):
     doc = "adaptive max pooling to an output `size`"
     lowering = module("nn.AdaptiveMaxPool{dims}d", Param("output_size", positional=True))
 
-    def saves(self, r, ins, out, inplace, trainable):
+    def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT, New(prod(out), "int64"))
 
     def indices(self, r, ins, out):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, OpError
+from .base import INPUT, Arg, Op, OpError
 from .lowering import Lowering, Param
 
 
@@ -25,6 +25,12 @@ class Scale(Op):
 
     def params(self, r, ins, out):
         return prod(r["shape"])
+
+    def saves(self, r, ins, out, inplace, trainable, grads):
+        return (INPUT,) if trainable else ()  # `weight * input` keeps the input for the weight's gradient
+
+    def param_tensors(self, r):
+        return 1
 
     def describe(self, r, brief=False):
         return f"scale {r['init']:g}"

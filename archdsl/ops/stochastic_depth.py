@@ -4,7 +4,7 @@ batch: mode batch) and scales what it keeps by 1 / (1 - p); in eval mode it is t
 and the analysis counts it so: no work, no tensor."""
 from __future__ import annotations
 
-from .base import Arg, Op, OpError
+from .base import Arg, New, Op, OpError
 from .lowering import Param, module
 
 
@@ -27,6 +27,17 @@ class StochasticDepth(Op):
 
     def other_ops(self, r, ins, out):
         return 0
+
+    def creates_in_training(self, r):
+        return r["p"] > 0  # input * noise (p = 0: the input itself)
+
+    def grad_is_view(self, r):
+        return r["p"] == 0
+
+    def saves(self, r, ins, out, inplace, trainable, grads):
+        if r["p"] == 0:
+            return ()
+        return (New(1, per_sample=r["mode"] == "row"),)  # the noise: one value per sample, or one for the batch
 
     def describe(self, r, brief=False):
         return f"stochastic_depth {r['p']:g}" + ("" if r["mode"] == "row" else " mode=batch")

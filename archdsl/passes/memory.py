@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from ..figures import copies_input
 from ..ir import Graph
-from ..ops import INPUT, OPS, OUTPUT, New
+from ..ops import OPS, OUTPUT, Input, New
 
 
 def training_storages(graph: Graph) -> tuple[list, dict]:
@@ -20,7 +20,9 @@ def training_storages(graph: Graph) -> tuple[list, dict]:
     A layer that copies a strided input first (fc, groupnorm after a crop) reads the storage
     ("copy", id); a flatten that copies makes its own."""
     nodes = graph.nodes
-    copies = [copies_input(graph, node) for node in nodes]
+    # only a strided input can need a copy (copies_input's own first test, without its cost)
+    copies = [bool(node.inputs) and nodes[node.inputs[0]].strided is not None and copies_input(graph, node)
+              for node in nodes]
     key: list = [None] * len(nodes)
     size: dict = {}
     for node in nodes:
@@ -51,13 +53,17 @@ def saved_storages(graph: Graph, key: list, copies: list) -> list[list]:
     out = []
     for node in nodes:
         trainable = node.figures["trainable_params"] > 0
-        node.grad = trainable or any(nodes[i].grad for i in node.inputs)
+        grads = tuple(nodes[i].grad for i in node.inputs)
+        node.grad = trainable or True in grads
         items = []
         if node.grad:
             ins = [nodes[i].shape for i in node.inputs]
-            for item in OPS[node.op].saves(node.resolved, ins, node.shape, node.inplace, trainable):
-                items.append(item if isinstance(item, New) else
-                             input_storage(node, key, copies) if item == INPUT else key[node.id])
+            for item in OPS[node.op].saves(node.resolved, ins, node.shape, node.inplace, trainable, grads):
+                if isinstance(item, Input):
+                    item = input_storage(node, key, copies) if item.index == 0 else key[node.inputs[item.index]]
+                elif item == OUTPUT:
+                    item = key[node.id]
+                items.append(item)
         out.append(items)
     return out
 
