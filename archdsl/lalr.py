@@ -46,45 +46,37 @@ class Driver:
             self.actions[state] = entries
 
     def parse(self, text: str):
-        actions, lexers, token_callbacks = self.actions, self.lexers, self.token_callbacks
-        lex_state = LexerState(TextSlice(text, 0, len(text)))
+        actions, token_callbacks, end = self.actions, self.token_callbacks, self.end_state
         states, values = [self.start_state], []
+        for token in self._tokens(text, states):
+            kind = "$END" if token is None else token.type
+            while True:
+                action = actions[states[-1]].get(kind)
+                if type(action) is int and token is not None:
+                    states.append(action)
+                    values.append(token_callbacks[kind](token) if kind in token_callbacks else token)
+                    break
+                if action is None or type(action) is int:  # no action, or a shift of the end
+                    raise Reject
+                size, origin, callback = action
+                if size:
+                    children = values[-size:]
+                    del states[-size:], values[-size:]
+                else:
+                    children = []
+                states.append(actions[states[-1]][origin])
+                values.append(children[0] if callback is None else callback(children))
+                if token is None and states[-1] == end:
+                    return values[-1]
+
+    def _tokens(self, text: str, states: list):
+        """Lark's tokens, each lexed for the parser's state at that moment, then None for the end."""
+        lexers, lex_state = self.lexers, LexerState(TextSlice(text, 0, len(text)))
         try:
             while True:
-                token = lexers[states[-1]].next_token(lex_state)
-                kind = token.type
-                while True:
-                    action = actions[states[-1]].get(kind)
-                    if type(action) is int:
-                        states.append(action)
-                        values.append(token_callbacks[kind](token) if kind in token_callbacks else token)
-                        break
-                    if action is None:
-                        raise Reject
-                    size, origin, callback = action
-                    if size:
-                        children = values[-size:]
-                        del states[-size:], values[-size:]
-                    else:
-                        children = []
-                    states.append(actions[states[-1]][origin])
-                    values.append(children[0] if callback is None else callback(children))
+                yield lexers[states[-1]].next_token(lex_state)
         except EOFError:
             pass
         except UnexpectedCharacters:
             raise Reject from None
-        end = self.end_state
-        while True:
-            action = actions[states[-1]].get("$END")
-            if action is None or type(action) is int:
-                raise Reject
-            size, origin, callback = action
-            if size:
-                children = values[-size:]
-                del states[-size:], values[-size:]
-            else:
-                children = []
-            states.append(actions[states[-1]][origin])
-            values.append(children[0] if callback is None else callback(children))
-            if states[-1] == end:
-                return values[-1]
+        yield None
