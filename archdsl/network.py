@@ -183,7 +183,7 @@ def _resolve(spec: str, text: bool = True) -> str | None:
         if os.path.isdir(spec):
             raise UsageError(f"{spec} is a folder, not a spec")
         return spec
-    from . import library  # not before: it imports pathlib, which a spec named by its path does not need
+    from . import library  # only here: a spec named by its path needs no library lookup
     bare = library.is_bare_name(spec)
     if bare and (found := library.find(spec)) is not None:
         return str(found)
