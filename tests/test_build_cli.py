@@ -112,11 +112,14 @@ def test_onnx_export_runs_in_onnxruntime(tmp_path):
     assert (torch.from_numpy(got) - want).abs().max() <= 1e-4 * want.abs().max()
 
 
-def test_onnx_export_without_onnx_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript raises ImportError
+@pytest.mark.parametrize("missing", ["onnx", "onnxscript"])
+def test_onnx_export_without_onnx_says_how_to_install_it(tmp_path, monkeypatch, missing):
+    if missing == "onnxscript":
+        pytest.importorskip("onnx")  # onnx is looked for first
+    monkeypatch.setitem(sys.modules, missing, None)  # importing it raises ImportError
     result = run(SMALL, "-o", tmp_path / "model.onnx")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "writing ONNX needs the onnxscript package" in result.output and "archdsl[onnx]" in result.output
+    assert f"writing ONNX needs the {missing} package" in result.output and "archdsl[onnx]" in result.output
 
 
 def test_weights_load_strictly(tmp_path):

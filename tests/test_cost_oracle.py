@@ -21,6 +21,11 @@ side is then measured:
   several aten ops: `nn.LocalResponseNorm` squares, pads, averages and raises its input before
   the division that makes its output; archdsl counts a layer's output (docs/conventions.md: norms
   "create their output"), so for it the counter takes the layer's result and not its temporaries.
+  A dispatch mode also changes one aten path: `aten::linear` on a non-contiguous input (`fc last`
+  after a crop's slice) is `mm` then the bias added in place (`add_`), but while any dispatch mode
+  is active aten takes the input for a tensor subclass and adds the bias out of place, a second
+  tensor a plain forward never makes; the counter runs that layer as the plain forward does
+  (`test_linear_on_a_strided_input_adds_its_bias_in_place` checks the premise with torch.profiler).
 
 Two layers have no `torch.nn` class and are written here as plain torch code: maxout
 (`x.unflatten(1, (-1, pieces)).amax(2)`) and the centre crop (`narrow` on each spatial dimension).
@@ -670,6 +675,11 @@ def torch_figures(built: Built, shape: tuple, batch: int):
         counter = AllocationCounter(existing)
 
         def count_alloc(name, fn, *args):
+            if isinstance(fn, nn.Linear) and fn.bias is not None and not args[0].is_contiguous():
+                counter.layer = name
+                y = nn.functional.linear(args[0], fn.weight)  # aten's mm (module docstring)
+                counter.layer = None
+                return y.add_(fn.bias)
             if not isinstance(fn, nn.LocalResponseNorm):
                 counter.layer = name
                 return fn(*args)
@@ -756,6 +766,40 @@ def test_chain_costs(data):
 
 
 # ---- fixed examples -----------------------------------------------------------------------------
+
+
+def test_linear_on_a_strided_input_adds_its_bias_in_place():
+    """The premise of count_alloc's nn.Linear case, from torch.profiler (no dispatch mode): on a
+    crop's slice, aten's linear is mm then `add_`, and under a dispatch mode it is `add`."""
+    from torch.profiler import profile
+
+    layer = nn.Linear(1, 3)
+    x = torch.randn(2, 2, 5, 5)[:, :, 2:3, 2:3]
+    with torch.no_grad(), profile() as prof:
+        layer(x)
+    names = [e.name for e in prof.events()]
+    assert "aten::mm" in names and "aten::add_" in names and "aten::add" not in names, names
+
+    class Calls(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    seen = []
+    with torch.no_grad(), Calls():
+        layer(x)
+    assert "aten.add.Tensor" in seen and "aten.add_.Tensor" not in seen, seen
+
+
+def test_fc_last_on_a_crop():
+    """Found by test_chain_costs in CI: the slice reaches aten's linear non-contiguous."""
+    program = [
+        ("l0", {"kind": "prelu", "channelwise": False}),
+        ("l1", {"kind": "layernorm", "affine": True, "dims": 0}),
+        ("l2", {"kind": "crop", "size": (1, 1)}),
+        ("l3", {"kind": "fc", "f": 1, "bias": True, "last": True}),
+    ]
+    compare((2, 5, 5), program)
 
 
 def test_vgg_like_block():
