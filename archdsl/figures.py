@@ -96,8 +96,11 @@ def _copies(c: Counted) -> bool:
     slice cut something, as PyTorch does at every batch above 1."""
     if c.strided_input is None or not c.op.copies_strided_input:
         return False
-    if c.op.copies_strided_input == "contiguous":
+    mode = c.op.strided_input(c.resolved)
+    if mode == "contiguous":
         return True
+    if mode == "rows":  # the last dimension stays: the others must nest
+        return flat_view_stride(c.ins[0][:-1], c.strided_input[:-1]) is None
     return flat_view_stride(c.ins[0], c.strided_input) is None
 
 

@@ -499,6 +499,7 @@ def draw_program(data, rank: int, length: int):
     after_input = True  # no in-place activation straight on the network input
     after_saver = False  # the tensor comes from a layer that keeps its output for backward
     after_crop = False  # the tensor is a crop's view of a larger one (not contiguous)
+    after_chunk = False  # ... a chunk's: contiguous at batch 1, not above (docs/conventions.md)
     for i in range(length):
         flat = len(cur) == 1
         kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else []) + (LAST if i == length - 1 else [])
@@ -506,8 +507,13 @@ def draw_program(data, rank: int, length: int):
             kind_pool = [k for k in kind_pool if k not in INPLACE]
         if after_crop and cur[0] == 1:
             # at batch 1 PyTorch calls some slices of a one-channel map contiguous and groupnorm
-            # copies nothing; archdsl counts the copy as at every larger batch (docs/conventions.md)
-            kind_pool = [k for k in kind_pool if k != "groupnorm"] or ["identity"]
+            # (or fc last) copies nothing; archdsl counts as at every larger batch (docs/conventions.md)
+            kind_pool = [k for k in kind_pool if k not in ("groupnorm", "fc")] or ["identity"]
+        if after_chunk:
+            # a channel slice is contiguous at batch 1 only: groupnorm copies it, and `fc last`
+            # reshapes it with a copy, above batch 1 alone; archdsl counts one rule at every
+            # batch (docs/conventions.md)
+            kind_pool = [k for k in kind_pool if k not in ("groupnorm", "fc")] or ["identity"]
         d = draw_layer(data, cur, kind_pool)
         if d["kind"] in ("concat", "add", "mul"):
             d = draw_merge(data, d["kind"], cur, f"l{i}")
@@ -516,12 +522,13 @@ def draw_program(data, rank: int, length: int):
             new = out_shape(module_of(d, cur), cur)
         if new is None or prod(new) > 20_000:
             continue
-        if d["kind"] in INPLACE and after_saver:
-            d["inplace"] = False
+        if d["kind"] in INPLACE and (after_saver or after_chunk):
+            d["inplace"] = False  # autograd's rules: see archdsl/passes/inplace.py
         program.append((f"l{i}", d))
         cur = new
         after_input = after_input and d["kind"] in VIEWS
         after_crop = d["kind"] in ("crop", "chunk") or (after_crop and d["kind"] in VIEWS + tuple(INPLACE))
+        after_chunk = d["kind"] == "chunk" or (after_chunk and d["kind"] in VIEWS)
         if d["kind"] not in VIEWS:
             after_saver = d["kind"] in SAVES_OUTPUT
     return shape, program

@@ -62,9 +62,12 @@ class Op:
     saves_output = False  # autograd keeps the output for backward: nothing may overwrite it
     creates_output = True  # False for views and no-ops (flatten, identity, eval dropout)
     # what it does with a strided input (a crop's slice): "view" reshapes it (a copy unless the
-    # strides allow a view: flatten, fc), "contiguous" copies it (groupnorm)
+    # strides allow a view: flatten, fc), "rows" reshapes all but its last dimension into rows
+    # (fc ... last), "contiguous" copies it (groupnorm); `strided_input(resolved)` may refine it
     copies_strided_input = ""
     slices = False  # its output is a slice of its input (crop)
+    # autograd refuses an in-place write into its output (one of the views torch.chunk returns)
+    no_inplace_after = False
     # layout(resolved, input strides, output shape) -> the output's strides (batch left out), for an
     # op whose output is laid out otherwise than contiguously (permute, layernorm2d); None: no such op
     layout = None
@@ -72,6 +75,10 @@ class Op:
     min_inputs = max_inputs = 1
     lowering: Lowering | None = None  # the PyTorch layer it becomes (ops/lowering.py)
     doc = ""
+
+    def strided_input(self, r) -> str:
+        """What this layer does with a strided input (see `copies_strided_input`)."""
+        return self.copies_strided_input
 
     def arg(self, name: str) -> Arg | None:
         try:

@@ -20,6 +20,7 @@ class Chunk(Op):
     example = "chunk 2 0"
     creates_output = False  # a slice of its input
     slices = True
+    no_inplace_after = True  # torch.chunk's views: `relu_` on one fails in training
     doc = "part `index` (from 0) of the channels cut into `chunks` parts, as `torch.chunk` (a slice: creates no tensor)"
     lowering = module("Chunk", Param("chunks", positional=True), Param("index", positional=True))
 

@@ -36,6 +36,9 @@ class Linear(Op):
         return (a["features"],), {"in_features": fin, "out_features": a["features"], "bias": a["bias"],
                                   "flatten": len(shape) > 1, "last": False}
 
+    def strided_input(self, r) -> str:
+        return "rows" if r["last"] else "view"  # aten's linear reshapes a strided input to rows
+
     def params(self, r, ins, out):
         return r["in_features"] * r["out_features"] + (r["out_features"] if r["bias"] else 0)
 

@@ -9,8 +9,9 @@ from ..ops import OPS
 def mark_in_place(graph: Graph) -> None:
     """A layer overwrites its (first) input only when nothing else reads that tensor: every node
     from it back to the layer that created the storage has exactly one reader, none of them is the
-    network input or an output, and none keeps its output for the backward pass (a relu after a
-    sigmoid, or after another relu, must not overwrite what autograd saved).
+    network input or an output, none keeps its output for the backward pass (a relu after a
+    sigmoid, or after another relu, must not overwrite what autograd saved), and none is a view
+    autograd forbids writing into (a chunk's).
     """
     readers = graph.consumers()
     outputs = set(graph.outputs)
@@ -23,7 +24,8 @@ def mark_in_place(graph: Graph) -> None:
         safe = True
         while True:
             prev = nodes[cur]
-            if cur == 0 or cur in outputs or readers[cur] != [nxt] or OPS[prev.op].saves_output:
+            if (cur == 0 or cur in outputs or readers[cur] != [nxt] or OPS[prev.op].saves_output
+                    or OPS[prev.op].no_inplace_after):
                 safe = False
                 break
             if OPS[prev.op].creates_output and not prev.inplace:
