@@ -1,0 +1,88 @@
+"""`archdsl compare --plot`: the chart of the lecture slides (Canziani et al. 2016): compute on one
+axis, accuracy (or parameters) on the other, one marker per network, its area the activation
+memory. Needs matplotlib (`archdsl[plot]`); nothing here imports it until a chart is drawn."""
+from __future__ import annotations
+
+import os
+
+from ..errors import ArchError, UsageError
+
+FORMATS = (".png", ".svg")
+X = {"macs": ("macs", "GMACs (multiply-adds)", 1e9), "flops": ("flops", "GFLOPs", 1e9)}
+Y = {"top1": "top-1 accuracy (%)", "params": "parameters (millions)"}
+
+
+class PlotMissing(ArchError, ModuleNotFoundError):
+    """--plot where matplotlib is not installed: one sentence saying how to install it."""
+
+    phase = "dependency"
+
+    def __init__(self):
+        super().__init__("--plot needs matplotlib, which is not installed: pip install 'archdsl[plot]'")
+        self.name = "matplotlib"
+
+
+def check(path: str) -> None:
+    """Before any spec is analysed: a file name the chart can be written as, and matplotlib."""
+    if os.path.splitext(path)[1].lower() not in FORMATS:
+        raise UsageError(f"--plot {path}: write a .png or an .svg file")
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError as err:
+        if err.name is None or err.name.split(".")[0] != "matplotlib":
+            raise
+        raise PlotMissing() from None
+
+
+def y_axis(summaries, y: str) -> str:
+    """`auto`: the accuracy where every spec records one, else parameters."""
+    missing = [s.network for s in summaries if s.top1 is None]
+    if y == "auto":
+        return "params" if missing else "top1"
+    if y == "top1" and missing:
+        raise UsageError(f"--plot-y top1: {', '.join(missing)} record{'s' if len(missing) == 1 else ''} no accuracy",
+                         hint="a spec records it on its network line: `network resnet50 top1=76.13`; or use --plot-y params")
+    return y
+
+
+def draw(summaries, path: str, settings: dict, x: str = "macs", y: str = "auto") -> None:
+    from matplotlib import ticker
+    from matplotlib.figure import Figure
+
+    y = y_axis(summaries, y)
+    key, xlabel, scale = X[x]
+    xs = [s.totals[key] / scale for s in summaries]
+    ys = [s.top1 if y == "top1" else s.totals["params"] / 1e6 for s in summaries]
+    memory = [s.totals["activation_bytes"] for s in summaries]
+    largest = max(max(memory), 1)
+    area = [30 + 1500 * m / largest for m in memory]  # points², proportional above a visible minimum
+
+    fig = Figure(figsize=(9, 6), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(xs, ys, s=area, alpha=0.45, color="tab:blue", edgecolors="tab:blue", linewidths=1)
+    for s, px, py, a in zip(summaries, xs, ys, area):
+        ax.annotate(s.network, (px, py), xytext=(0.6 * a ** 0.5 + 3, 0), textcoords="offset points",
+                    va="center", fontsize=9)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel(f"{xlabel} per image, log scale" if settings.get("batch", 1) == 1 else
+                  f"{xlabel} per batch of {settings['batch']}, log scale")
+    ax.set_ylabel(Y[y])
+    ax.grid(True, which="both", alpha=0.3)
+    ax.margins(x=0.15, y=0.1)
+    where = ", ".join(f"{k} {v}" for k, v in settings.items() if k in ("batch", "dtype"))
+    ax.set_title(f"{Y[y].split(' (')[0]} against compute; marker area: activation memory ({where})", fontsize=11)
+    for m in _legend_sizes(largest):  # what a marker's area means
+        ax.scatter([], [], s=30 + 1500 * m / largest, alpha=0.45, color="tab:blue", label=f"{m / 1e6:g} MB" if m >= 1e6 else f"{m / 1e3:g} kB")
+    ax.legend(title="activations", loc="lower right", labelspacing=1.6, borderpad=1.0, frameon=True)
+    fig.savefig(path)
+
+
+def _legend_sizes(largest: int) -> list[int]:
+    """Three round sizes (1, 2 or 5 times a power of ten bytes) up to the largest activation memory."""
+    series = [m * 10 ** e for e in range(3, 13) for m in (1, 2, 5) if m * 10 ** e <= largest]
+    if not series:
+        return [largest]
+    top = series[-1]
+    picks = [top] + [max((v for v in series if v <= top / f), default=None) for f in (4, 20)]
+    return sorted({v for v in picks if v})
