@@ -379,7 +379,7 @@ def _load_all(specs: tuple[str, ...], lib: tuple[str, ...]) -> list:
 
 
 @main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False), metavar="SPEC...")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
 @_analysis_options
 @click.option("--plot", default=None, metavar="FILE", help="Also draw compute against accuracy (or parameters): .png or .svg (needs archdsl[plot]).")
@@ -394,6 +394,8 @@ def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plo
     from .report import compare as report
 
     try:
+        if not specs:
+            raise UsageError("compare needs at least one SPEC", hint="archdsl compare resnet18 resnet50 vgg16")
         if plot is not None:
             from .report import plot as chart
 
@@ -415,3 +417,32 @@ def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plo
         click.echo(text, nl=not text.endswith("\n"))
     if plot is not None:
         click.echo(f"wrote {plot}", err=True)
+
+
+@main.command()
+@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False), metavar="A B")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--depth", type=int, default=None, help="Compare blocks: collapse both below this depth first.")
+@click.option("--all", "everything", is_flag=True, help="List the layers that did not change too.")
+@_analysis_options
+@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+def diff(specs: tuple[str, ...], fmt: str, depth: int | None, everything: bool, lib: tuple[str, ...], **analysis) -> None:
+    """What changed from spec A to spec B, layer by layer (aligned by name), with the change of the totals."""
+    from .diff import diff_networks
+    from .report import diff as report
+
+    try:
+        if len(specs) != 2:
+            raise UsageError(f"diff compares two specs, A and B, not {len(specs)}",
+                             hint="archdsl diff resnet50 my_resnet50.arch; archdsl compare takes any number")
+        a, b = _load_all(specs, lib)
+        result = diff_networks(a, b, depth=depth, **analysis)
+    except ArchError as err:
+        _fail(err)
+    for warning in (*a.graph.warnings, *b.graph.warnings):
+        click.echo(warning.format(), err=True)
+    if fmt == "table":
+        click.echo("\n".join(report.table_lines(result, analysis, everything)))
+    else:
+        text = report.FORMATS[fmt](result, analysis, everything)
+        click.echo(text, nl=not text.endswith("\n"))
