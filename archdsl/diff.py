@@ -4,8 +4,8 @@ Rows are aligned by their names in order (difflib's longest matching runs over t
 sequences; a name that occurs twice, as ResNet's shared `relu`, is matched occurrence by
 occurrence). A row present in both is `changed` when its description, output shape or any figure
 differs, else `same`; a row of one side only is `removed` or `added`, except that an unmatched row
-of A and one of B at the same place in a run of differences, with the same description, shape and
-figures, are one `renamed` layer. With a depth, both analyses are collapsed to it first, so that
+of B and one of A in the same run of differences, with the same description, shape and figures,
+are one `renamed` layer (each row of B takes the first such row of A). With a depth, both analyses are collapsed to it first, so that
 whole blocks are compared (docs/compare.md, "diff").
 """
 from __future__ import annotations
@@ -79,11 +79,12 @@ def diff(a: Analysis, b: Analysis) -> Diff:
             continue
         only_a = [in_a[k] for k in ka[i1:i2] if k not in in_b]  # names in both but moved: matched on B's side
         only_b = [in_b[k] for k in kb[j1:j2] if k not in in_a]
-        renamed = {}
-        for ra, rb in zip(only_a, only_b):
-            if _same_layer(ra, rb):
+        renamed, taken = {}, set()
+        for rb in only_b:  # each with the first unpaired row of A that is the same layer
+            ra = next((r for r in only_a if id(r) not in taken and _same_layer(r, rb)), None)
+            if ra is not None:
                 renamed[id(rb)] = ra
-        taken = {id(r) for r in renamed.values()}
+                taken.add(id(ra))
         changes.extend(Change("removed", r, None) for r in only_a if id(r) not in taken)
         for key in kb[j1:j2]:
             if key in in_a:

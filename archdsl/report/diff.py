@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..diff import STATUSES, Change, Diff
-from .table import bytes_text, shape_text
+from .table import human, shape_text
 
 SCHEMA = "archdsl.diff/1"
 FIGURES = ("params", "macs", "flops", "activations")  # per layer in JSON and CSV; the table shows params and MACs
@@ -60,7 +60,7 @@ HEADERS = ["", "name", "layer", "output", "Δ params", "Δ MACs"]
 
 
 def _total_text(value: int, in_bytes: bool) -> str:
-    return bytes_text(value) if in_bytes else f"{value:,}"
+    return f"{human(value)}B" if in_bytes else f"{value:,}"
 
 
 def total_lines(d: Diff) -> list[tuple[str, str]]:
@@ -69,7 +69,7 @@ def total_lines(d: Diff) -> list[tuple[str, str]]:
         a, b = d.a.totals[key], d.b.totals[key]
         change = b - a
         pct = f"; {100 * change / a:+.2f}%" if a and change else ""
-        delta = (f"{'+' if change > 0 else '-'}{bytes_text(abs(change))}" if in_bytes else f"{change:+,}") if change else "no change"
+        delta = (f"{'+' if change > 0 else '-'}{_total_text(abs(change), True)}" if in_bytes else f"{change:+,}") if change else "no change"
         out.append((label, f"{_total_text(a, in_bytes)} -> {_total_text(b, in_bytes)}  ({delta}{pct})"))
     return out
 

@@ -75,7 +75,10 @@ def draw(summaries, path: str, settings: dict, x: str = "macs", y: str = "auto")
     for m in _legend_sizes(largest):  # what a marker's area means
         ax.scatter([], [], s=30 + 1500 * m / largest, alpha=0.45, color="tab:blue", label=f"{m / 1e6:g} MB" if m >= 1e6 else f"{m / 1e3:g} kB")
     ax.legend(title="activations", loc="lower right", labelspacing=1.6, borderpad=1.0, frameon=True)
-    fig.savefig(path)
+    from matplotlib import rc_context
+
+    with rc_context({"svg.fonttype": "none"}):  # an SVG's labels stay text: searchable, selectable
+        fig.savefig(path)
 
 
 def _legend_sizes(largest: int) -> list[int]:
