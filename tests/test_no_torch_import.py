@@ -70,7 +70,7 @@ def test_cli_compare_and_diff_do_not_import_torch(tmp_path):
     spec = tmp_path / "tiny.arch"
     spec.write_text(SPEC)
     other = tmp_path / "wider.arch"
-    other.write_text(SPEC.replace("conv 8 3x3 pad=1 bn", "conv 16 3x3 pad=1 bn"))
+    other.write_text(SPEC.replace("fc 10", "fc 20"))
     for args in (["compare", str(spec), "lenet5", "--format", "json"], ["diff", str(spec), str(other)]):
         proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "archdsl", *args],
                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
