@@ -60,9 +60,6 @@ def draw(summaries, path: str, settings: dict, x: str = "macs", y: str = "auto")
     fig = Figure(figsize=(9, 6), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     ax.scatter(xs, ys, s=area, alpha=0.45, color="tab:blue", edgecolors="tab:blue", linewidths=1)
-    for s, px, py, a in zip(summaries, xs, ys, area):
-        ax.annotate(s.network, (px, py), xytext=(0.6 * a ** 0.5 + 3, 0), textcoords="offset points",
-                    va="center", fontsize=9)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel(f"{xlabel} per image, log scale" if settings.get("batch", 1) == 1 else
@@ -72,13 +69,53 @@ def draw(summaries, path: str, settings: dict, x: str = "macs", y: str = "auto")
     ax.margins(x=0.15, y=0.1)
     where = ", ".join(f"{k} {v}" for k, v in settings.items() if k in ("batch", "dtype"))
     ax.set_title(f"{Y[y].split(' (')[0]} against compute; marker area: activation memory ({where})", fontsize=11)
+    _label(fig, ax, [s.network for s in summaries], xs, ys, area)
     for m in _legend_sizes(largest):  # what a marker's area means
         ax.scatter([], [], s=30 + 1500 * m / largest, alpha=0.45, color="tab:blue", label=f"{m / 1e6:g} MB" if m >= 1e6 else f"{m / 1e3:g} kB")
-    ax.legend(title="activations", loc="lower right", labelspacing=1.6, borderpad=1.0, frameon=True)
+    ax.legend(title="activation memory", loc="lower right", labelspacing=1.6, borderpad=1.0, frameon=True)
     from matplotlib import rc_context
 
     with rc_context({"svg.fonttype": "none"}):  # an SVG's labels stay text: searchable, selectable
         fig.savefig(path)
+
+
+def _label(fig, ax, names, xs, ys, area) -> None:
+    """One label per marker, beside it on the first side (right, left, above, below, the diagonals)
+    where it overlaps no other label or marker, and stays inside the axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)  # the final limits and layout, so that display coordinates hold
+    px = fig.dpi / 72
+    centres = ax.transData.transform(list(zip(xs, ys)))
+    radii = [0.5 * a ** 0.5 * px for a in area]
+    markers = [Bbox.from_extents(cx - r, cy - r, cx + r, cy + r) for (cx, cy), r in zip(centres, radii)]
+    frame = ax.get_window_extent(renderer)
+    taken: list = []
+    order = sorted(range(len(names)), key=lambda i: -area[i])
+    for i in order:
+        r = radii[i] / px + 2  # points from the centre to the label
+        sides = [((r, 0), "left", "center"), ((-r, 0), "right", "center"), ((0, r), "center", "bottom"),
+                 ((0, -r), "center", "top"), ((0.7 * r, 0.7 * r), "left", "bottom"),
+                 ((0.7 * r, -0.7 * r), "left", "top"), ((-0.7 * r, 0.7 * r), "right", "bottom"),
+                 ((-0.7 * r, -0.7 * r), "right", "top")]
+        label = None
+        for offset, ha, va in sides:
+            if label is not None:
+                label.remove()
+            label = ax.annotate(names[i], (xs[i], ys[i]), xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=9)
+            box = label.get_window_extent(renderer).expanded(1.05, 1.1)
+            clear = all(not box.overlaps(b) for b in taken) and \
+                all(j == i or not box.overlaps(m) for j, m in enumerate(markers))
+            if clear and frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1):
+                break
+        else:  # nowhere clear: the first side
+            label.remove()
+            offset, ha, va = sides[0]
+            label = ax.annotate(names[i], (xs[i], ys[i]), xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=9)
+            box = label.get_window_extent(renderer)
+        taken.append(box)
 
 
 def _legend_sizes(largest: int) -> list[int]:
