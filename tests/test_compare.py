@@ -173,3 +173,11 @@ def test_python_api():
     one, two = compare(nets, batch=8)
     assert (one.depth, two.depth) == (18, 50)
     assert two.totals == nets[1].analyze(batch=8).totals
+
+
+def test_plot_into_a_missing_folder(tmp_path):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "nowhere" / "c.png"
+    result = invoke("compare", "lenet5", "--plot", str(target))
+    assert result.exit_code == 2
+    assert result.output == f"error: cannot write {target}: No such file or directory\n"
