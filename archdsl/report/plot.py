@@ -1,6 +1,6 @@
 """`archdsl compare --plot`: the chart of the lecture slides (Canziani et al. 2016): compute on one
-axis, accuracy (or parameters) on the other, one marker per network, its area the activation
-memory. Needs matplotlib (`archdsl[plot]`); nothing here imports it until a chart is drawn."""
+axis, accuracy (or parameters) on the other, one marker per network, its area proportional to
+its activation memory (at least 12 points²). Needs matplotlib (`archdsl[plot]`); nothing here imports it until a chart is drawn."""
 from __future__ import annotations
 
 import os
@@ -46,7 +46,7 @@ def y_axis(summaries, y: str) -> str:
 
 
 def draw(summaries, path: str, settings: dict, x: str = "macs", y: str = "auto") -> None:
-    from matplotlib import ticker
+    from matplotlib import rc_context, ticker
     from matplotlib.figure import Figure
 
     y = y_axis(summaries, y)
@@ -55,7 +55,11 @@ def draw(summaries, path: str, settings: dict, x: str = "macs", y: str = "auto")
     ys = [s.top1 if y == "top1" else s.totals["params"] / 1e6 for s in summaries]
     memory = [s.totals["activation_bytes"] for s in summaries]
     largest = max(max(memory), 1)
-    area = [30 + 1500 * m / largest for m in memory]  # points², proportional above a visible minimum
+
+    def marker(m):  # points², proportional to the memory; the smallest network stays visible
+        return max(1500 * m / largest, 12)
+
+    area = [marker(m) for m in memory]
 
     fig = Figure(figsize=(9, 6), dpi=110, layout="constrained")
     ax = fig.add_subplot()
@@ -71,10 +75,8 @@ def draw(summaries, path: str, settings: dict, x: str = "macs", y: str = "auto")
     ax.set_title(f"{Y[y].split(' (')[0]} against compute; marker area: activation memory ({where})", fontsize=11)
     _label(fig, ax, [s.network for s in summaries], xs, ys, area)
     for m in _legend_sizes(largest):  # what a marker's area means
-        ax.scatter([], [], s=30 + 1500 * m / largest, alpha=0.45, color="tab:blue", label=f"{m / 1e6:g} MB" if m >= 1e6 else f"{m / 1e3:g} kB")
-    ax.legend(title="activation memory", loc="lower right", labelspacing=1.6, borderpad=1.0, frameon=True)
-    from matplotlib import rc_context
-
+        ax.scatter([], [], s=marker(m), alpha=0.45, color="tab:blue", label=f"{m / 1e6:g} MB" if m >= 1e6 else f"{m / 1e3:g} kB")
+    ax.legend(title="activation memory", loc="best", labelspacing=1.6, borderpad=1.0, frameon=True)
     with rc_context({"svg.fonttype": "none"}):  # an SVG's labels stay text: searchable, selectable
         fig.savefig(path)
 
