@@ -179,6 +179,7 @@ class Freeze(NamedTuple):
 class Network(NamedTuple):
     name: str
     span: Span
+    records: tuple = ()  # Options: what the network records (`top1=76.13`)
 
 
 class If(NamedTuple):

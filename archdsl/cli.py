@@ -346,3 +346,103 @@ def _print_module(module, device: str, dtype: str, parameter_count, optimized=No
         count = parameter_count(child)[0]
         kind = type(child).__name__
         click.echo(f"  {name:<24} {kind:<20} {count:>14,}")
+
+
+# ---- compare and diff: several specs, each analysed as `analyze` analyses one ----------------------
+# Every option that `Network.analyze` takes as a keyword: compare and diff hand them on as they are
+# (archdsl/compare.py's `compare`, archdsl/diff.py's `diff`). An analyze option added here reaches both.
+ANALYSIS_OPTIONS = (
+    click.option("--batch", type=int, default=1, show_default=True, help="Batch size (MACs, FLOPs and activations scale with it)."),
+    click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32", show_default=True, help="Bytes per element."),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
+                 help="The optimizer of the training step the memory figures describe."),
+    click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                 help="cuda: tensors rounded up to the caching allocator's 512-byte blocks."),
+)
+
+
+def _analysis_options(command):
+    for option in reversed(ANALYSIS_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _load_all(specs: tuple[str, ...], lib: tuple[str, ...]) -> list:
+    """Each SPEC as `analyze` reads it: a path or a library spec's name."""
+    nets = []
+    for spec in specs:
+        try:
+            nets.append(_load(spec, (), None, lib))
+        except OSError as err:
+            raise UsageError(f"cannot read {spec}: {err.strerror}") from None
+    return nets
+
+
+@main.command()
+@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False), metavar="SPEC...")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@_analysis_options
+@click.option("--plot", default=None, metavar="FILE", help="Also draw compute against accuracy (or parameters): .png or .svg (needs archdsl[plot]).")
+@click.option("--plot-x", type=click.Choice(["macs", "flops"]), default="macs", show_default=True, help="The chart's compute axis.")
+@click.option("--plot-y", type=click.Choice(["auto", "top1", "params"]), default="auto", show_default=True,
+              help="auto: the top-1 accuracy where every spec records one, else parameters.")
+@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plot_y: str, lib: tuple[str, ...],
+            **analysis) -> None:
+    """Networks side by side: parameters, MACs, memory, depth and receptive field of each SPEC."""
+    from .compare import compare as summarise
+    from .report import compare as report
+
+    try:
+        if not specs:
+            raise UsageError("compare needs at least one SPEC", hint="archdsl compare resnet18 resnet50 vgg16")
+        if plot is not None:
+            from .report import plot as chart
+
+            chart.check(plot)
+        nets = _load_all(specs, lib)
+        summaries = summarise(nets, **analysis)
+        if plot is not None:
+            chart.draw(summaries, plot, analysis, x=plot_x, y=plot_y)
+    except ArchError as err:
+        _fail(err)
+    except OSError as err:
+        _fail(UsageError(f"cannot write {plot}: {err.strerror}"))
+    for warning in (w for net in nets for w in net.graph.warnings):
+        click.echo(warning.format(), err=True)
+    if fmt == "table":
+        click.echo("\n".join(report.table_lines(summaries, analysis)))
+    else:
+        text = report.FORMATS[fmt](summaries, analysis)
+        click.echo(text, nl=not text.endswith("\n"))
+    if plot is not None:
+        click.echo(f"wrote {plot}", err=True)
+
+
+@main.command()
+@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False), metavar="A B")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--depth", type=int, default=None, help="Compare blocks: collapse both below this depth first.")
+@click.option("--all", "everything", is_flag=True, help="List the layers that did not change too.")
+@_analysis_options
+@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+def diff(specs: tuple[str, ...], fmt: str, depth: int | None, everything: bool, lib: tuple[str, ...], **analysis) -> None:
+    """What changed from spec A to spec B, layer by layer (aligned by name), with the change of the totals."""
+    from .diff import diff_networks
+    from .report import diff as report
+
+    try:
+        if len(specs) != 2:
+            raise UsageError(f"diff compares two specs, A and B, not {len(specs)}",
+                             hint="archdsl diff resnet50 my_resnet50.arch; archdsl compare takes any number")
+        a, b = _load_all(specs, lib)
+        result = diff_networks(a, b, depth=depth, **analysis)
+    except ArchError as err:
+        _fail(err)
+    for warning in (*a.graph.warnings, *b.graph.warnings):
+        click.echo(warning.format(), err=True)
+    if fmt == "table":
+        click.echo("\n".join(report.table_lines(result, analysis, everything)))
+    else:
+        text = report.FORMATS[fmt](result, analysis, everything)
+        click.echo(text, nl=not text.endswith("\n"))

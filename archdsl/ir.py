@@ -74,6 +74,7 @@ class Graph:
     groups: dict[str, GroupInfo] = field(default_factory=dict)
     assertions: list[ShapeAssertion] = field(default_factory=list)
     warnings: list = field(default_factory=list)  # filled by the passes
+    records: dict = field(default_factory=dict)  # what the `network` statement records (`top1=76.13`)
     passes_run: list[str] = field(default_factory=list)
     storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
     _hierarchy: Hierarchy | None = None

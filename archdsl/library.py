@@ -13,7 +13,7 @@ from typing import NamedTuple
 # paths as strings, not pathlib: every spec that `use`s a file asks for the library's folder, and
 # importing pathlib costs a whole-process `archdsl analyze` about 2% of its instructions
 _HERE = os.path.dirname(os.path.realpath(__file__))
-_NETWORK_LINE = re.compile(r"^network\s+\S+\s*#\s*(.+?)\s*$", re.M)
+_NETWORK_LINE = re.compile(r"^network\s+[^#\n]*#\s*(.+?)\s*$", re.M)  # after the name and what it records
 # A name the library could hold: no path separator, no spaces, nothing a spec's text would need.
 _BARE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 

@@ -469,7 +469,8 @@ class _ToAst(Transformer):
 
     def network_stmt(self, children):
         span, children = self._span(children), _bare(children)
-        return A.Network(str(children[0]), span)
+        name, *records = children
+        return A.Network(str(name), span, tuple(records))
 
     def if_stmt(self, children):
         span, children = self._span(children), _bare(children)

@@ -16,7 +16,7 @@ import pytest
 
 from .conftest import ROOT, SPECS
 
-DOCS = ["language.md", "tutorial-vgg16.md", "build.md"]
+DOCS = ["language.md", "tutorial-vgg16.md", "build.md", "compare.md"]
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 

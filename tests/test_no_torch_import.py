@@ -64,3 +64,18 @@ def test_api_does_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_cli_compare_and_diff_do_not_import_torch(tmp_path):
+    spec = tmp_path / "tiny.arch"
+    spec.write_text(SPEC)
+    other = tmp_path / "wider.arch"
+    other.write_text(SPEC.replace("fc 10", "fc 20"))
+    for args in (["compare", str(spec), "lenet5", "--format", "json"], ["diff", str(spec), str(other)]):
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "archdsl", *args],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "tiny" in proc.stdout
+        modules = imported_modules(proc.stderr)
+        assert "archdsl.cli" in modules and ("archdsl.compare" in modules or "archdsl.diff" in modules)
+        assert not {m for m in modules if is_torch(m)}, sorted(m for m in modules if is_torch(m))[:10]

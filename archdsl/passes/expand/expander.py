@@ -181,6 +181,7 @@ class _Expander:
                 self.freezes.extend(stmt.paths)
             elif isinstance(stmt, A.Network):
                 self.graph.name = stmt.name
+                self.graph.records = _records(stmt, ctx.env)
             else:  # pragma: no cover
                 raise AssertionError(stmt)
         return current
@@ -418,3 +419,22 @@ def _name_span(call: A.Call) -> Span:
     """The span of the called name alone."""
     s = call.span
     return Span(s.source, s.line, s.column, s.line, s.column + len(call.name))
+
+
+RECORDS = {"top1": "the top-1 accuracy of the network's trained weights, in percent"}
+
+
+def _records(stmt: A.Network, env: Env) -> dict:
+    """`network resnet50 top1=76.13`: what the spec records about the network (docs/language.md, "network")."""
+    out = {}
+    for option in stmt.records:
+        if option.name not in RECORDS:
+            raise ExpandError(f"a network records {', '.join(RECORDS)}, not '{option.name}'", option.span,
+                              did_you_mean(option.name, list(RECORDS)) or f"{', '.join(f'{k}: {v}' for k, v in RECORDS.items())}")
+        if option.name in out:
+            raise ExpandError(f"'{option.name}' is recorded twice", option.span)
+        value = evaluate(option.value, env)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise ExpandError(f"{option.name} is a percentage from 0 to 100, such as {option.name}=76.13", option.span)
+        out[option.name] = float(value)
+    return out

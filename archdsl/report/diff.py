@@ -1,0 +1,157 @@
+"""`archdsl diff` as a table, JSON (schema archdsl.diff/1), CSV and Markdown (archdsl/diff.py aligns)."""
+from __future__ import annotations
+
+import json
+
+from ..diff import STATUSES, Change, Diff
+from .table import human, shape_text
+
+SCHEMA = "archdsl.diff/1"
+FIGURES = ("params", "macs", "flops", "activations")  # per layer in JSON and CSV; the table shows params and MACs
+TOTALS = (  # (key, label, bytes?) of the footer and of JSON's totals
+    ("layers", "layers", False),
+    ("params", "parameters", False),
+    ("macs", "MACs", False),
+    ("flops", "FLOPs", False),
+    ("activations", "activations", False),
+    ("saved_bytes", "saved", True),
+    ("train_peak_bytes", "training peak", True),
+    ("inference_peak_bytes", "inference peak", True),
+)
+
+
+def _shown(d: Diff, everything: bool) -> list[Change]:
+    return [c for c in d.changes if everything or c.status != "same"]
+
+
+def _pair(a, b) -> str:
+    """`a -> b`, or one of them where there is only one or they are equal."""
+    if a is None or b is None or a == b:
+        return a if b is None else b
+    return f"{a} -> {b}"
+
+
+def _signed(n: int) -> str:
+    return f"{n:+,}" if n else ""
+
+
+def _settings(d: Diff, settings: dict) -> str:
+    depth = "" if d.a.depth is None else f", depth {d.a.depth}"
+    return ", ".join(f"{k} {v}" for k, v in settings.items()) + depth
+
+
+def _title(d: Diff) -> str:
+    return f"{d.a.network} -> {d.b.network}"
+
+
+def _count_line(d: Diff) -> str:
+    counts = [f"{d.count(s)} {s}" for s in STATUSES if s != "same"]
+    return ", ".join(counts) + f"; {d.count('same')} the same"
+
+
+def cells(c: Change) -> list[str]:
+    name = _pair(c.a.name if c.a else None, c.b.name if c.b else None)
+    layer = _pair(c.a.description if c.a else None, c.b.description if c.b else None)
+    shape = _pair(shape_text(c.a.output_shape) if c.a else None, shape_text(c.b.output_shape) if c.b else None)
+    return [c.status, name, layer, shape, _signed(c.delta("params")), _signed(c.delta("macs"))]
+
+
+HEADERS = ["", "name", "layer", "output", "Δ params", "Δ MACs"]
+
+
+def _total_text(value: int, in_bytes: bool) -> str:
+    return f"{human(value)}B" if in_bytes else f"{value:,}"
+
+
+def total_lines(d: Diff) -> list[tuple[str, str]]:
+    out = []
+    for key, label, in_bytes in TOTALS:
+        a, b = d.a.totals[key], d.b.totals[key]
+        change = b - a
+        pct = f"; {100 * change / a:+.2f}%" if a and change else ""
+        delta = (f"{'+' if change > 0 else '-'}{_total_text(abs(change), True)}" if in_bytes else f"{change:+,}") if change else "no change"
+        out.append((label, f"{_total_text(a, in_bytes)} -> {_total_text(b, in_bytes)}  ({delta}{pct})"))
+    return out
+
+
+def table_lines(d: Diff, settings: dict, everything: bool = False) -> list[str]:
+    rows = [cells(c) for c in _shown(d, everything)]
+    lines = [f"{_title(d)}  ({_settings(d, settings)})"]
+    if rows:
+        widths = [max(len(x) for x in column) for column in zip(HEADERS, *rows)]
+        right = [False, False, False, True, True, True]
+
+        def line(values):
+            return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
+
+        lines += [line(HEADERS), *(line(r) for r in rows)]
+    lines += ["", _count_line(d)]
+    lines += [f"{label:<16}{text}" for label, text in total_lines(d)]
+    return lines
+
+
+def _side(row) -> dict | None:
+    if row is None:
+        return None
+    return {"name": row.name, "description": row.description, "output_shape": list(row.output_shape),
+            **{f: row.figures[f] for f in FIGURES}}
+
+
+def to_dict(d: Diff, settings: dict, everything: bool = False) -> dict:
+    return {
+        "schema": SCHEMA,
+        "a": {"network": d.a.network, "file": d.a.graph.nodes[0].span.source.path},
+        "b": {"network": d.b.network, "file": d.b.graph.nodes[0].span.source.path},
+        **settings,
+        "depth": d.a.depth,
+        "counts": {s: d.count(s) for s in STATUSES},
+        "layers": [{"status": c.status, "name": c.name, "a": _side(c.a), "b": _side(c.b),
+                    "delta": {f: c.delta(f) for f in FIGURES}} for c in _shown(d, everything)],
+        "totals": {side: {k: t[k] for k, _, _ in TOTALS} for side, t in (("a", d.a.totals), ("b", d.b.totals))}
+        | {"delta": {k: d.total_delta(k) for k, _, _ in TOTALS}},
+    }
+
+
+def to_json(d: Diff, settings: dict, everything: bool = False) -> str:
+    doc = to_dict(d, settings, everything)
+    fields = []
+    for key, value in doc.items():
+        if key == "layers":
+            fields.append(' "layers": [' + ("\n  " + ",\n  ".join(json.dumps(r) for r in value) + "\n ]" if value else "]"))
+        else:
+            fields.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(fields) + "\n}"
+
+
+def to_csv(d: Diff, settings: dict, everything: bool = False) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = ["status", "name", "name_a", "description_a", "description_b", "output_shape_a", "output_shape_b"]
+    header += [f"{f}_{s}" for f in FIGURES for s in ("a", "b", "delta")]
+    writer.writerow(header)
+    for c in _shown(d, everything):
+        row = [c.status, c.name, c.a.name if c.a else "", c.a.description if c.a else "", c.b.description if c.b else "",
+               shape_text(c.a.output_shape) if c.a else "", shape_text(c.b.output_shape) if c.b else ""]
+        for f in FIGURES:
+            row += [c.value("a", f) if c.a else "", c.value("b", f) if c.b else "", c.delta(f)]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def to_markdown(d: Diff, settings: dict, everything: bool = False) -> str:
+    lines = [f"### {_title(d)} ({_settings(d, settings)})", ""]
+    rows = [cells(c) for c in _shown(d, everything)]
+    if rows:
+        lines += ["| | name | layer | output | Δ params | Δ MACs |", "|---|---|---|--:|--:|--:|"]
+        lines += ["| " + " | ".join(f"`{v}`" if i == 2 and v else v for i, v in enumerate(r)) + " |" for r in rows]
+        lines.append("")
+    lines.append(f"**{_count_line(d)}.**")
+    lines.append("")
+    lines += [f"- {label}: {text}" for label, text in total_lines(d)]
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
