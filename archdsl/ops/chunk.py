@@ -22,6 +22,7 @@ class Chunk(Op):
     slices = True
     doc = "part `index` (from 0) of the channels cut into `chunks` parts, as `torch.chunk` (a slice: creates no tensor)"
     lowering = module("Chunk", Param("chunks", positional=True), Param("index", positional=True))
+    counts = Op.nothing  # a view
 
     def infer(self, a, ins):
         (shape,) = ins
