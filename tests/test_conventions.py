@@ -147,6 +147,22 @@ def test_fixed_networks(text):
     check(archdsl.load(text + "\n"))
 
 
+def test_fvcore_cannot_count_a_same_padded_convolution():
+    """A tool that cannot count something, recorded: PyTorch's padding="same" traces as
+    aten::_convolution_mode, which fvcore has no rule for (docs/conventions.md, note 9)."""
+    net = archdsl.load("input 8x8x4\nconv 4 2x2 pad=same\n")
+    assert measure(net.build(), (4, 8, 8), "fvcore") == 0 == net.analyze(convention="fvcore").totals["macs"]
+    assert net.analyze().totals["macs"] == 4 * 4 * 2 * 2 * 64
+    check(net)
+
+
+@pytest.mark.xfail(strict=True, reason="an elementwise layer keeps a permuted layout in PyTorch; archdsl counts its "
+                   "output contiguous, so aten's linear is mm + add_ (no bias counted by ptflops-aten) where archdsl "
+                   "expects addmm (docs/conventions.md, note 1)")
+def test_ptflops_aten_after_an_elementwise_layer_on_a_permuted_tensor():
+    check(archdsl.load("input 8x8x4\npermute 0 2 3 1\ngelu\nfc 3 last\n"), tools=("ptflops-aten",))
+
+
 # ---- the option itself --------------------------------------------------------------------------
 
 

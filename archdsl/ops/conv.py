@@ -109,9 +109,11 @@ class Conv(Op):
 
     def counts(self, r, ins, out, strided=None):
         """fvcore, thop and FlopCounterMode count the multiply-adds; torchinfo (every weight and
-        bias element once per output position), ptflops and its aten backend add the bias."""
+        bias element once per output position), ptflops and its aten backend add the bias.
+        PyTorch's `padding="same"` (an even kernel) traces as aten::_convolution_mode, which
+        fvcore has no rule for: 0."""
         macs, bias = self.macs(r, ins, out), prod(out) if r["bias"] else 0
-        return Counts(fvcore=macs, torchinfo=macs + bias, ptflops=macs + bias, ptflops_aten=macs + bias, thop=macs,
+        return Counts(fvcore=0 if r["padding"] == "same" else macs, torchinfo=macs + bias, ptflops=macs + bias, ptflops_aten=macs + bias, thop=macs,
                       flopcounter=macs)
 
     def window(self, r, ins, out):
