@@ -62,7 +62,6 @@ SMALL = [  # (spec, --input): branches of every kind, at an input small enough f
     ("squeezenet1_0", "64x64x3"),  # concat
     ("resnet18", "64x64x3"),  # residual adds
     ("mobilenet_v2", "64x64x3"),  # relu6, adds without a relu after them
-    ("googlenet", "64x64x3"),  # four-branch concat, maxpool ceil
     ("efficientnet_b0", "64x64x3"),  # squeeze-and-excitation gates (mul), silu, stochastic depth
     ("unet", None),  # crops, transposed convs, concat: U-Net's two levels below (TINY_UNET)
 ]

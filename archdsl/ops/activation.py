@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from math import prod
 
-from ..figures import NOTHING
-from .base import INPUT, OUTPUT, Arg, Counts, New, Op, OpError
+from .base import INPUT, NOTHING, OUTPUT, Arg, Counts, New, Op, OpError
 from .lowering import Param, module
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from ..figures import NOTHING, Counts  # noqa: F401 (Counts: for the ops)
+from ..figures import NOTHING, Counts  # noqa: F401 (what an op's `counts` returns; the ops import them from here)
 from .args import REQUIRED, Arg
 from .lowering import Lowering
 
@@ -103,7 +103,7 @@ class Op:
         docs/conventions.md, "Other tools' conventions", has the table and says how each tool
         counts). `strided`: the strides of a strided (first) input, else None. Every op declares
         it, read from each tool's source and checked against the tool (tests/test_conventions.py);
-        `counts = nothing` for a layer that no tool counts."""
+        `counts = Op.nothing` for a layer that no tool counts."""
         raise NotImplementedError(f"the op {self.name} declares no counts for the other tools' conventions")
 
     def nothing(self, r: dict, ins: list[tuple], out: tuple, strided: tuple | None = None) -> Counts:

@@ -1,12 +1,10 @@
 """Batch, layer, group and local response normalisation."""
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 
-from dataclasses import replace
-
-from ..figures import NOTHING
-from .base import INPUT, Arg, Counts, New, Op, OpError, need_spatial
+from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, need_spatial
 from .lowering import Param, module
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from math import prod
 
-from ..figures import NOTHING
-from .base import INPUT, Arg, Counts, New, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
 from .conv import dropped_note, sliding
 from .lowering import Param, module
 
