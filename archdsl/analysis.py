@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from . import passes
 from .errors import UsageError
-from .figures import DTYPE_BYTES, FIGURES, OPTIMIZERS, TOTALS, Settings, at_settings, combine
+from .figures import CONVENTIONS, DTYPE_BYTES, FIGURES, OPTIMIZERS, TOTALS, Settings, at_settings, combine, recount
 from .ir import Graph
 from .ops import OPS
 from .passes.receptive_field import rf_sizes, rf_strides
@@ -49,6 +49,7 @@ class Analysis:
     totals: dict
     depth: int | None = None
     settings: Settings = Settings()
+    convention: str = "archdsl"  # whose convention `macs` and `flops` follow (figures.CONVENTIONS)
 
     @property
     def network(self) -> str:
@@ -74,7 +75,8 @@ class Analysis:
     def __repr__(self) -> str:
         t = self.totals
         depth = "" if self.depth is None else f", depth {self.depth}"
-        return (f"<Analysis {self.network}: {t['layers']:,} layers, {t['params']:,} params, {t['macs']:,} MACs "
+        convention = "" if self.convention == "archdsl" else f" as {self.convention} counts them"
+        return (f"<Analysis {self.network}: {t['layers']:,} layers, {t['params']:,} params, {t['macs']:,} MACs{convention} "
                 f"(batch {self.batch}, {self.dtype}{depth})>")
 
     def __str__(self) -> str:
@@ -133,15 +135,18 @@ def settings(batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", dev
 
 
 def analyze(graph: Graph, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-            device: str = "cpu") -> Analysis:
+            device: str = "cpu", convention: str = "archdsl") -> Analysis:
     """The rows and totals of `graph` (analysed here if it is not yet) for a batch and dtype, and
-    the memory of a training step with `optimizer` on `device`."""
+    the memory of a training step with `optimizer` on `device`; MACs and FLOPs as `convention`
+    counts them (docs/conventions.md, "Other tools' conventions")."""
     run = settings(batch, dtype, optimizer, device)
+    if convention not in CONVENTIONS:
+        raise UsageError(f"unknown convention '{convention}'", hint="one of " + ", ".join(CONVENTIONS))
     passes.run(graph)
     rows = []
     sums = {f.name: 0 for f in FIGURES}
     for node in graph.nodes:
-        figures = at_settings(node, run)
+        figures = at_settings(node, run, recount(graph, node, convention))
         for name, value in figures.items():
             sums[name] += value
         rf = node.rf
@@ -156,7 +161,7 @@ def analyze(graph: Graph, batch: int = 1, dtype: str = "float32", optimizer: str
             figures=figures,
             inplace=node.inplace,
         ))
-    result = Analysis(graph, batch, dtype, tuple(rows), sums, settings=run)
+    result = Analysis(graph, batch, dtype, tuple(rows), sums, settings=run, convention=convention)
     for total in TOTALS:
         sums[total.name] = total.value(sums, result)
     return result

@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import __version__
-from .figures import DTYPE_BYTES, OPTIMIZERS
+from .figures import CONVENTIONS, DTYPE_BYTES, OPTIMIZERS
 from .errors import ArchError, UsageError
 
 
@@ -82,15 +82,19 @@ def main() -> None:
               help="The optimizer of the training step the memory figures describe (momentum: SGD with momentum).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="cuda: tensors rounded up to the caching allocator's 512-byte blocks, dropout masks of one byte.")
+@click.option("--convention", type=click.Choice(CONVENTIONS), default="archdsl", show_default=True,
+              help="Count MACs and FLOPs as this tool does, to the unit (archdsl: torchvision's published figures).")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
-            input_size: str | None, wide: bool, lib: tuple[str, ...], optimizer: str, device: str) -> None:
+            input_size: str | None, wide: bool, lib: tuple[str, ...], optimizer: str, device: str,
+            convention: str) -> None:
     """Analyse SPEC: one row per layer, with totals."""
     import gc
 
     gc.disable()  # a short run whose objects all live to the end: collecting them only costs time
     try:
         net = _load(spec, sets, input_size, lib)
-        result = net.analyze(batch=batch, dtype=dtype, depth=depth, optimizer=optimizer, device=device)
+        result = net.analyze(batch=batch, dtype=dtype, depth=depth, optimizer=optimizer, device=device,
+                             convention=convention)
     except ArchError as err:
         _fail(err)
     except OSError as err:

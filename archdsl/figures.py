@@ -6,7 +6,7 @@ is a network-wide figure derived from the summed ones and the run's settings.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from math import prod
 from typing import Callable
 
@@ -14,14 +14,38 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """The multiply-adds another tool counts for one layer, one sample, as the layer's op declares
+    them (`Op.counts`; docs/conventions.md, "Other tools' conventions"). Each is in MACs, what the
+    tool reports at batch 1: fvcore's `FlopCountAnalysis(...).total()` (one per multiply-add),
+    torchinfo's `total_mult_adds`, ptflops' `get_model_complexity_info` with its pytorch and its
+    aten backend, thop's `profile`, and FlopCounterMode's FLOPs halved (it counts two per
+    multiply-add). archdsl's own convention is the op's `macs`."""
+
+    fvcore: int
+    torchinfo: int
+    ptflops: int
+    ptflops_aten: int
+    thop: int
+    flopcounter: int
+
+
+# whose convention `macs` and `flops` follow (`--convention`); archdsl's is torchvision's published figures
+CONVENTIONS = ("archdsl", *(f.name.replace("_", "-") for f in fields(Counts)))
+NOTHING = Counts(0, 0, 0, 0, 0, 0)  # what no tool counts (views, merges, most activations)
+
+
+@dataclass(frozen=True, slots=True)
 class Counted:
     """What a figure's rule sees: the node, its op, its input shapes, whether its (first) input
-    is a strided view."""
+    is a strided view, the node's figures counted so far, and the convention of `--convention`."""
 
     node: object
     op: object
     ins: list
     strided_input: tuple | None = None  # the strides of a strided (first) input
+    figures: dict | None = None  # the figures counted before this one (node.figures)
+    convention: str = "archdsl"
 
     @property
     def resolved(self) -> dict:
@@ -69,10 +93,17 @@ class Figure:
     combine: str = "sum"  # how a collapsed block's row combines its layers' values: sum | max
     column: str = ""  # its column in the table and in Markdown ("": none)
     style: str = "human"  # how report/table.py writes a cell: count | human | params | activations | bytes
+    conventional: bool = False  # it follows --convention (counted again for a convention other than archdsl)
 
 
 def _params(c: Counted) -> int:
     return c.op.params(c.resolved, c.ins, c.out)
+
+
+def _macs(c: Counted) -> int:
+    if c.convention == "archdsl":
+        return c.op.macs(c.resolved, c.ins, c.out)
+    return getattr(c.op.counts(c.resolved, c.ins, c.out, c.strided_input), c.convention.replace("-", "_"))
 
 
 def _activations(c: Counted) -> int:
@@ -139,9 +170,9 @@ def _optimizer_bytes(node, s: Settings) -> int:
 
 FIGURES: tuple[Figure, ...] = (
     Figure("params", "parameters", _params, per_sample=False, column="params", style="params"),
-    Figure("trainable_params", "parameters", lambda c: 0 if c.node.frozen else c.node.figures["params"], per_sample=False),
-    Figure("macs", "macs-and-flops", lambda c: c.op.macs(c.resolved, c.ins, c.out), column="MACs"),
-    Figure("flops", "macs-and-flops", lambda c: 2 * c.node.figures["macs"]),  # FlopCounterMode: two per multiply-add
+    Figure("trainable_params", "parameters", lambda c: 0 if c.node.frozen else c.figures["params"], per_sample=False),
+    Figure("macs", "macs-and-flops", _macs, column="MACs", conventional=True),
+    Figure("flops", "macs-and-flops", lambda c: 2 * c.figures["macs"], conventional=True),  # FlopCounterMode: two per multiply-add
     Figure("other_ops", "other-work", lambda c: c.op.other_ops(c.resolved, c.ins, c.out)),
     Figure("activations", "activations", _activations, column="activations", style="activations"),
     Figure("indices", "activations", lambda c: c.op.indices(c.resolved, c.ins, c.out)),  # int64, eval forward
@@ -152,6 +183,7 @@ FIGURES: tuple[Figure, ...] = (
 BY_NAME = {f.name: f for f in FIGURES}
 COUNTED = tuple(f for f in FIGURES if f.count is not None)  # per sample, by the figures pass
 AT_SETTINGS = tuple(f for f in FIGURES if f.at is not None)
+CONVENTIONAL = tuple(f for f in COUNTED if f.conventional)
 COLUMNS = tuple(f for f in FIGURES if f.column)
 
 
@@ -183,7 +215,7 @@ def _memory():
 def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     """A node's figures for one sample, in the registry's order."""
     node.figures = {}
-    c = Counted(node, op, ins, strided_input)
+    c = Counted(node, op, ins, strided_input, node.figures)
     for figure in COUNTED:
         node.figures[figure.name] = figure.count(c)
     return node.figures
@@ -199,9 +231,27 @@ def scaled(figures: dict, batch: int) -> dict:
     return {f.name: figures[f.name] * batch if f.per_sample else figures[f.name] for f in COUNTED}
 
 
-def at_settings(node, settings: Settings) -> dict:
-    """A node's figures for a run: the counted ones scaled to the batch, the memory ones at the settings."""
-    out = dict(node.figures) if settings.batch == 1 else scaled(node.figures, settings.batch)
+def recount(graph, node, convention: str) -> dict:
+    """An analysed node's counted figures (one sample) with those that follow the convention
+    (`conventional`) counted by `convention`."""
+    if convention == "archdsl":
+        return node.figures
+    from .ops import OPS
+
+    nodes = graph.nodes
+    figures = dict(node.figures)
+    c = Counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
+                nodes[node.inputs[0]].strided if node.inputs else None, figures, convention)
+    for figure in CONVENTIONAL:
+        figures[figure.name] = figure.count(c)
+    return figures
+
+
+def at_settings(node, settings: Settings, counted: dict | None = None) -> dict:
+    """A node's figures for a run: the counted ones (`counted`, default node.figures) scaled to
+    the batch, the memory ones at the settings."""
+    counted = node.figures if counted is None else counted
+    out = dict(counted) if settings.batch == 1 else scaled(counted, settings.batch)
     for f in AT_SETTINGS:
         out[f.name] = f.at(node, settings)
     return out

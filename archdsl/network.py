@@ -81,8 +81,11 @@ class Network:
             err.hint = f"the spec was written for `{self._written_input()}`; --input {self.input} changes every shape after it"
 
     def analyze(self, batch: int = 1, dtype: str = "float32", depth: int | None = None, optimizer: str = "sgd",
-                device: str = "cpu") -> Analysis:
-        result = analyze(self.analysed(), batch=batch, dtype=dtype, optimizer=optimizer, device=device)
+                device: str = "cpu", convention: str = "archdsl") -> Analysis:
+        """`convention`: whose counting `macs` and `flops` follow, archdsl's own or another tool's
+        (fvcore, torchinfo, ptflops, ptflops-aten, thop, flopcounter; docs/conventions.md)."""
+        result = analyze(self.analysed(), batch=batch, dtype=dtype, optimizer=optimizer, device=device,
+                         convention=convention)
         return result if depth is None else collapse(result, self.graph, depth)
 
     def _repr_svg_(self) -> str | None:

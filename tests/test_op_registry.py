@@ -20,6 +20,13 @@ def test_every_op_has_an_oracle_strategy():
     assert own_rule - SHAPE_ORACLE_OPS - COST_ORACLE_OPS == set(), "shape rules no oracle draws"
 
 
+def test_every_op_declares_what_every_other_tool_counts():
+    """`--convention`: each op says what fvcore, torchinfo, ptflops (both backends), thop and
+    FlopCounterMode count for it (`counts`; `Op.nothing` where no tool counts it), and
+    tests/test_conventions.py checks it against the tools on the programs the cost oracle draws."""
+    assert [name for name, op in OPS.items() if type(op).counts is Op.counts] == [], "ops without counts"
+
+
 def test_every_op_has_a_lowering_both_backends_read():
     """A lowering per op (the input excepted): a layer class that exists, arguments its resolved
     attributes provide, and a call kind both backends know. Checked on real resolved attributes:

@@ -102,7 +102,7 @@ def test_json_and_csv_name_the_file_of_every_layer(tmp_path):
     assert doc["layers"][-1]["file"] == str(spec) and doc["layers"][-1]["line"] == 4
     rows = list(csv.DictReader(io.StringIO(run(spec, "--format", "csv"))))
     assert list(rows[0])[:5] == ["name", "op", "description", "line", "output_shape"]  # columns keep their places
-    assert list(rows[0])[-1] == "file"
+    assert list(rows[0])[-2:] == ["file", "convention"]  # columns added later go last
     assert [(r["name"], r["file"] == str(spec), r["line"]) for r in rows] == [
         ("input", True, "2"), ("b1.0", False, "2"), ("b1.1", False, "3"), ("1", True, "4")]
     # a folded block is the call's: in the spec's file, on the call's line

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import INPUT, OUTPUT, Arg, Input, New, Op, OpError
+from .base import INPUT, NOTHING, OUTPUT, Arg, Counts, Input, New, Op, OpError
 from .lowering import Lowering, Param
 
 
@@ -40,4 +40,4 @@ def lookup(name: str) -> Op | None:
     return OPS.get(ALIASES.get(name, name))
 
 
-__all__ = ["ACTIVATIONS", "ALIASES", "Arg", "INPUT", "Input", "New", "OUTPUT", "LAYER_NAMES", "Lowering", "OPS", "Op", "OpError", "Param", "lookup"]
+__all__ = ["ACTIVATIONS", "ALIASES", "Arg", "Counts", "INPUT", "NOTHING", "Input", "New", "OUTPUT", "LAYER_NAMES", "Lowering", "OPS", "Op", "OpError", "Param", "lookup"]

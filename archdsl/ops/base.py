@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
+from ..figures import NOTHING, Counts  # noqa: F401 (what an op's `counts` returns; the ops import them from here)
 from .args import REQUIRED, Arg
 from .lowering import Lowering
 
@@ -102,6 +103,20 @@ class Op:
     def other_ops(self, r: dict, ins: list[tuple], out: tuple) -> int:
         """All other arithmetic, one sample (docs/conventions.md, "Other work")."""
         return prod(out)
+
+    def counts(self, r: dict, ins: list[tuple], out: tuple, strided: tuple | None = None) -> Counts:
+        """What each other tool counts for this layer as its built module runs it, one sample at
+        batch 1, in MACs (`Counts`: fvcore, torchinfo, ptflops, ptflops_aten, thop, flopcounter;
+        docs/conventions.md, "Other tools' conventions", has the table and says how each tool
+        counts). `strided`: the strides of a strided (first) input, else None. Every op declares
+        it, read from each tool's source and checked against the tool (tests/test_conventions.py);
+        `counts = Op.nothing` for a layer that no tool counts."""
+        raise NotImplementedError(f"the op {self.name} declares no counts for the other tools' conventions")
+
+    def nothing(self, r: dict, ins: list[tuple], out: tuple, strided: tuple | None = None) -> Counts:
+        """`counts` of a layer no tool counts: a view, a merge (a function call, no module), an
+        activation no tool has a rule for."""
+        return NOTHING
 
     def saves(self, r: dict, ins: list[tuple], out: tuple, inplace: bool, trainable: bool, grads: tuple) -> tuple:
         """What autograd keeps for this layer's backward pass in a training-mode forward, parameters

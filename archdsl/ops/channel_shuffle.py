@@ -15,6 +15,7 @@ class ChannelShuffle(Op):
     example = "channel_shuffle 2"
     doc = "interleaves `groups` groups of channels (ShuffleNet's channel shuffle)"
     lowering = module("nn.ChannelShuffle", Param("groups", positional=True))
+    counts = Op.nothing  # moves data: no tool has a rule for it
 
     def infer(self, a, ins):
         (shape,) = ins

@@ -23,6 +23,7 @@ class Chunk(Op):
     no_inplace_after = True  # torch.chunk's views: `relu_` on one fails in training
     doc = "part `index` (from 0) of the channels cut into `chunks` parts, as `torch.chunk` (a slice: creates no tensor)"
     lowering = module("Chunk", Param("chunks", positional=True), Param("index", positional=True))
+    counts = Op.nothing  # a view
 
     def infer(self, a, ins):
         (shape,) = ins

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import INPUT, Arg, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+from .base import INPUT, Arg, Counts, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
 from .lowering import Param, module
 
 _COMMON = (
@@ -107,6 +107,15 @@ class Conv(Op):
     def other_ops(self, r, ins, out):
         return prod(out) if r["bias"] else 0
 
+    def counts(self, r, ins, out, strided=None):
+        """fvcore, thop and FlopCounterMode count the multiply-adds; torchinfo (every weight and
+        bias element once per output position), ptflops and its aten backend add the bias.
+        PyTorch's `padding="same"` (an even kernel) traces as aten::_convolution_mode, which
+        fvcore has no rule for: 0."""
+        macs, bias = self.macs(r, ins, out), prod(out) if r["bias"] else 0
+        return Counts(fvcore=0 if r["padding"] == "same" else macs, torchinfo=macs + bias, ptflops=macs + bias, ptflops_aten=macs + bias, thop=macs,
+                      flopcounter=macs)
+
     def window(self, r, ins, out):
         """Output o reads input o*s - p + t*d, t < k (PyTorch's `padding="same"` pads d(k-1)//2
         before, the rest after)."""
@@ -164,6 +173,14 @@ class ConvTranspose(Conv):
     def macs(self, r, ins, out):
         # every input element is multiplied by a whole kernel for each output channel of its group
         return prod(ins[0]) * (r["out_channels"] // r["groups"]) * prod(r["kernel_size"])
+
+    def counts(self, r, ins, out, strided=None):
+        """torchinfo counts every weight element once per *output* position, thop every output
+        element times C_in/groups·∏k: both as if it were a convolution; the others as conv."""
+        macs, bias, k = self.macs(r, ins, out), prod(out) if r["bias"] else 0, prod(r["kernel_size"])
+        weight = r["in_channels"] * (r["out_channels"] // r["groups"]) * k
+        return Counts(fvcore=macs, torchinfo=weight * prod(out[1:]) + bias, ptflops=macs + bias,
+                      ptflops_aten=macs + bias, thop=prod(out) * (r["in_channels"] // r["groups"]) * k, flopcounter=macs)
 
     def window(self, r, ins, out):
         """Input i adds into outputs i*s - p + t*d, t < k: output o = q*s + j reads q + (j + p - t*d)/s

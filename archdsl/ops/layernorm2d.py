@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import INPUT, Arg, New, Op, need_spatial
+from .base import INPUT, Arg, Counts, New, Op, need_spatial
 from .lowering import Param, module
 
 
@@ -44,3 +44,10 @@ class LayerNorm2d(Op):
 
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
+
+    def counts(self, r, ins, out, strided=None):
+        """fvcore counts its aten::layer_norm (5 per element with `affine`, else 4) and torchinfo its
+        parameters; ptflops and thop have no rule for a module of archdsl's own (a subclass of
+        nn.LayerNorm: they look its type up exactly)."""
+        return Counts(fvcore=prod(out) * (5 if r["affine"] else 4), torchinfo=self.params(r, ins, out), ptflops=0,
+                      ptflops_aten=0, thop=0, flopcounter=0)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import INPUT, Arg, Op
+from ..figures import flat_view_stride
+from .base import INPUT, Arg, Counts, Op
 from .lowering import Param, module
 
 
@@ -54,6 +55,16 @@ class Linear(Op):
     def other_ops(self, r, ins, out):
         return prod(out) if r["bias"] else 0
 
+    def counts(self, r, ins, out, strided=None):
+        """torchinfo counts each parameter once per sample, whatever the positions of `last`;
+        ptflops adds the bias at every output; its aten backend only where aten's linear is one
+        addmm: a 2-D input, or `last` on an input contiguous at batch 1 (else mm, then the bias
+        added by an op it does not count)."""
+        macs, bias = self.macs(r, ins, out), prod(out) if r["bias"] else 0
+        fused = len(ins[0]) == 1 or not r["last"] or strided is None or flat_view_stride(ins[0], strided) == 1
+        return Counts(fvcore=macs, torchinfo=self.params(r, ins, out), ptflops=macs + bias,
+                      ptflops_aten=macs + (bias if fused else 0), thop=macs, flopcounter=macs)
+
     def window(self, r, ins, out):
         """Every output reads every input position (a flat input has none left to mix); with
         `last`, each position reads its own."""
@@ -78,6 +89,8 @@ class Flatten(Op):
 
     def infer(self, a, ins):
         return (prod(ins[0]),), {}
+
+    counts = Op.nothing
 
     def other_ops(self, r, ins, out):
         return 0

@@ -19,6 +19,7 @@ class Concat(Op):
     writable = False  # written `concat { ... }`
     doc = "concatenates its branches along the channels (depth)"
     lowering = Lowering(None, call="cat")
+    counts = Op.nothing  # torch.cat, a function call: no tool counts it
 
     def grad_is_view(self, r):
         return True  # each branch gets a slice of the gradient
@@ -44,6 +45,7 @@ class Add(Op):
     writable = False  # written `add { ... }`
     doc = "adds its branches elementwise (a residual connection)"
     lowering = Lowering(None, call="add")
+    counts = Op.nothing  # `+` or `+=` (Tensor.add_): no tool counts it (docs/conventions.md)
 
     def grad_is_view(self, r):
         return True  # every branch gets the gradient itself

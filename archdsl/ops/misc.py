@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, New, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
+from .base import Arg, Counts, New, Op, OpError, fmt_compact, fmt_size, need_spatial, per_dim
 from .lowering import Param, module
 
 
@@ -24,6 +24,8 @@ class Dropout(Op):
 
     def other_ops(self, r, ins, out):
         return 0
+
+    counts = Op.nothing
 
     def grad_is_view(self, r):
         return r["p"] == 0  # it returns its input
@@ -48,6 +50,7 @@ class Identity(Op):
     creates_output = False
     doc = "passes its input through"
     lowering = module("nn.Identity")
+    counts = Op.nothing
 
     def grad_is_view(self, r):
         return True
@@ -91,6 +94,16 @@ class Upsample(Op):
 
     def other_ops(self, r, ins, out):
         return 0 if r["mode"] == "nearest" else 2 ** r["dims"] * prod(out)  # one weight per neighbour
+
+    def counts(self, r, ins, out, strided=None):
+        """Per output element. fvcore: 1 nearest, 4 bilinear, 2D only (its rules are for
+        upsample_nearest2d and upsample_bilinear2d); ptflops: 1 for its module rule, 1 for the
+        patched F.interpolate; thop: 1 nearest, 5 linear, 11 bilinear, 0 trilinear (it warns that
+        it has no rule)."""
+        n, mode = prod(out), r["mode"]
+        fvcore = n * {"nearest": 1, "bilinear": 4}.get(mode, 0) if r["dims"] == 2 else 0
+        return Counts(fvcore=fvcore, torchinfo=0, ptflops=2 * n, ptflops_aten=0,
+                      thop=n * {"nearest": 1, "linear": 5, "bilinear": 11, "trilinear": 0}[mode], flopcounter=0)
 
     def window(self, r, ins, out):
         """PyTorch's source position of output o, n inputs to m outputs per dimension: nearest
@@ -141,6 +154,8 @@ class InputOp(Op):
     def other_ops(self, r, ins, out):
         return 0
 
+    counts = Op.nothing
+
 
 class Crop(Op):
     """U-Net's "copy and crop": the centre of the input, at a smaller spatial size (a view)."""
@@ -166,6 +181,8 @@ class Crop(Op):
 
     def other_ops(self, r, ins, out):
         return 0
+
+    counts = Op.nothing
 
     def window(self, r, ins, out):
         """Output o is input o + offset: a crop shifts positions (it matters where branches merge)."""

@@ -31,6 +31,7 @@ class Mul(Op):
     writable = False  # written `mul { ... }`
     doc = "multiplies its branches elementwise, broadcasting dimensions of size 1 (a squeeze-and-excitation gate)"
     lowering = Lowering(None, call="mul")
+    counts = Op.nothing  # `*` and Tensor.mul_: no tool counts them (docs/conventions.md)
 
     def infer(self, a, ins):
         return broadcast(ins), {}

@@ -1,9 +1,10 @@
 """Batch, layer, group and local response normalisation."""
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 
-from .base import INPUT, Arg, New, Op, OpError, need_spatial
+from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, need_spatial
 from .lowering import Param, module
 
 
@@ -25,6 +26,13 @@ class BatchNorm(Op):
 
     def other_ops(self, r, ins, out):
         return 2 * prod(out)  # eval mode: one multiply and one add per element
+
+    def counts(self, r, ins, out, strided=None):
+        """fvcore (eval) and ptflops: 1 per element, 2 with `affine`; thop twice that; torchinfo
+        its parameters once per sample."""
+        n, affine = prod(out), r["affine"]
+        return Counts(fvcore=n * (2 if affine else 1), torchinfo=self.params(r, ins, out), ptflops=n * (2 if affine else 1),
+                      ptflops_aten=0, thop=2 * n * (2 if affine else 1), flopcounter=0)
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT, New(2 * r["num_features"], per_sample=False))  # the batch's mean and inverse std
@@ -66,6 +74,13 @@ class LayerNorm(Op):
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
 
+    def counts(self, r, ins, out, strided=None):
+        """fvcore: 5 per element with `affine`, else 4; ptflops 1 (its rule looks for an `affine`
+        attribute, which nn.LayerNorm lacks); thop 2, 4 with `affine`; torchinfo its parameters."""
+        n, affine = prod(out), r["affine"]
+        return Counts(fvcore=n * (5 if affine else 4), torchinfo=self.params(r, ins, out), ptflops=n, ptflops_aten=0,
+                      thop=2 * n * (2 if affine else 1), flopcounter=0)
+
 
 class GroupNorm(Op):
     name = "groupnorm"
@@ -97,6 +112,12 @@ class GroupNorm(Op):
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
 
+    def counts(self, r, ins, out, strided=None):
+        """fvcore: 5 per element with `affine`, else 4; ptflops 2 with `affine`, else 1; thop has no rule."""
+        n, affine = prod(out), r["affine"]
+        return Counts(fvcore=n * (5 if affine else 4), torchinfo=self.params(r, ins, out), ptflops=n * (2 if affine else 1),
+                      ptflops_aten=0, thop=0, flopcounter=0)
+
 
 class LocalResponseNorm(Op):
     name = "lrn"
@@ -114,6 +135,12 @@ class LocalResponseNorm(Op):
 
     def other_ops(self, r, ins, out):
         return (r["size"] + 3) * prod(out)  # squares summed over the window, then scale and power
+
+    def counts(self, r, ins, out, strided=None):
+        """ptflops alone, through what F.local_response_norm calls that it patches: Tensor.mul
+        (the squares, then alpha), Tensor.add (k), 1 per element each, and F.avg_pool2d/3d, 1 per
+        element of the squares padded by size - 1 channels."""
+        return replace(NOTHING, ptflops=3 * prod(out) + (out[0] + r["size"] - 1) * prod(out[1:]))
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         """F.local_response_norm: the squares padded by size - 1 channels (avg_pool's input),

@@ -17,6 +17,7 @@ class Permute(Op):
     creates_output = False  # a view
     doc = "reorders the dimensions, batch first as `torch.permute` writes them (`permute 0 2 3 1`: channels last; a view)"
     lowering = module("Permute", Param("dims", positional=True, form="tuple"))
+    counts = Op.nothing  # a view
 
     def infer(self, a, ins):
         (shape,) = ins

@@ -1,9 +1,10 @@
 """Max and average pooling, adaptive and global pooling."""
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 
-from .base import INPUT, Arg, New, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
+from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
 from .conv import dropped_note, sliding
 from .lowering import Param, module
 
@@ -50,6 +51,12 @@ class MaxPool(Op):
 
     def other_ops(self, r, ins, out):
         return prod(out) * prod(r["kernel_size"])
+
+    def counts(self, r, ins, out, strided=None):
+        """ptflops counts the input's elements twice: its module rule, and its patched
+        F.max_pool*d (F.avg_pool*d) that the module calls. thop: 1 per output of average pooling."""
+        return Counts(fvcore=0, torchinfo=0, ptflops=2 * prod(ins[0]), ptflops_aten=0,
+                      thop=prod(out) if self.name == "avgpool" else 0, flopcounter=0)
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT, New(prod(out), "int64"))  # and where each maximum came from
@@ -109,6 +116,14 @@ class AdaptiveAvgPool(Op):
     def other_ops(self, r, ins, out):
         return prod(ins[0])
 
+    def counts(self, r, ins, out, strided=None):
+        """fvcore: 1 per input element, 2D only (it has a rule for adaptive_avg_pool2d alone);
+        ptflops: the input twice (module rule and patched functional); thop: (∏(n/m) + 1) per
+        output, in float64, truncated once per layer."""
+        thop = int((prod(n / m for n, m in zip(ins[0][1:], out[1:])) + 1) * prod(out))
+        return Counts(fvcore=prod(ins[0]) if r["dims"] == 2 else 0, torchinfo=0, ptflops=2 * prod(ins[0]),
+                      ptflops_aten=0, thop=thop, flopcounter=0)
+
     def saves(self, r, ins, out, inplace, trainable, grads):
         # to size 1 everywhere PyTorch takes a mean, whose backward needs only the sizes
         return () if all(s == 1 for s in out[1:]) else (INPUT,)
@@ -152,6 +167,10 @@ class AdaptiveMaxPool(AdaptiveAvgPool):
     def indices(self, r, ins, out):
         return prod(out)
 
+    def counts(self, r, ins, out, strided=None):
+        """ptflops alone: the input twice (module rule and patched functional)."""
+        return replace(NOTHING, ptflops=2 * prod(ins[0]))
+
 
 class GlobalAvgPool(AdaptiveAvgPool):
     """`gap`: adaptive average pooling to 1 in every spatial dimension (keeps them, size 1)."""
@@ -177,3 +196,4 @@ class GlobalMaxPool(GlobalAvgPool):
     lowering = AdaptiveMaxPool.lowering
     saves = AdaptiveMaxPool.saves
     indices = AdaptiveMaxPool.indices
+    counts = AdaptiveMaxPool.counts

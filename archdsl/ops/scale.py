@@ -18,6 +18,7 @@ class Scale(Op):
     positional = ("init",)
     doc = "times a learned per-channel parameter (shape Cx1x1, initialised to `init`; ConvNeXt's layer scale), a parameter of its block"
     lowering = Lowering("filled", (Param("shape", positional=True, form="tuple"), Param("init", positional=True)), call="parameter")
+    counts = Op.nothing  # `parameter * input`: no module, nothing counted
 
     def infer(self, a, ins):
         (shape,) = ins

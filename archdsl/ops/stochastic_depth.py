@@ -19,6 +19,7 @@ class StochasticDepth(Op):
     doc = ("drops the branch with probability `p` in training, per sample (`mode` row) or for the batch; "
            "nothing in eval mode (torchvision's `StochasticDepth`, no state)")
     lowering = module("StochasticDepth", Param("p", positional=True), Param("mode", positional=True))
+    counts = Op.nothing  # the identity in eval mode
 
     def infer(self, a, ins):
         if not 0 <= a["p"] <= 1:

@@ -35,6 +35,7 @@ def to_dict(a: Analysis) -> dict:
         "dtype": a.dtype,
         "optimizer": a.settings.optimizer,
         "device": a.settings.device,
+        "convention": a.convention,
         "input": {"shape": list(a.input_shape), "activations": a.rows[0].activations},
         "layers": [row_dict(r) for r in a.layers],
         "outputs": [{"name": n, "shape": list(s)} for n, s in a.outputs],
@@ -61,11 +62,12 @@ def to_json(a: Analysis) -> str:
 
 
 CSV_FIELDS = ("name", "op", "description", "line", "output_shape", *(f.name for f in FIGURES), "rf_size", "rf_stride",
-              "file")  # file last: the columns before it keep their places
+              "file", "convention")  # added columns last: the columns before them keep their places
 
 
-def _flat(row: Row) -> dict:
+def _flat(row: Row, convention: str) -> dict:
     d = row_dict(row)
+    d["convention"] = convention
     rf = d.pop("receptive_field")
     d["output_shape"] = "x".join(map(str, row.output_shape))
     d["rf_size"] = "" if rf is None else "x".join(map(str, rf["size"]))
@@ -81,12 +83,17 @@ def to_csv(a: Analysis) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in a.rows:
-        writer.writerow(_flat(row))
+        writer.writerow(_flat(row, a.convention))
     return buf.getvalue()
 
 
+def convention_note(a: Analysis) -> str:
+    """How a title names a convention other than archdsl's: ", MACs as fvcore counts them"."""
+    return "" if a.convention == "archdsl" else f", MACs as {a.convention} counts them"
+
+
 def _title(a: Analysis) -> str:
-    return f"{a.network} (batch {a.batch}, {a.dtype}{'' if a.depth is None else f', depth {a.depth}'})"
+    return f"{a.network} (batch {a.batch}, {a.dtype}{'' if a.depth is None else f', depth {a.depth}'}{convention_note(a)})"
 
 
 def _cells(r: Row) -> list[str]:

@@ -242,6 +242,8 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
     no = ("", "")
 
     settings = f"batch {a.batch}, {a.dtype}{', depth ' + str(a.depth) if a.depth else ''}"
+    if a.convention != "archdsl":
+        settings += f", MACs as {a.convention} counts them"
     if short and any(c.key == "output" for c in visible):  # the short header leaves out the axes
         settings += f"; output {cols[2].header[len('output ('):-1]}"
     lines = []
@@ -285,7 +287,8 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
         ("layers", [f"{t['layers']:,}"]),
         ("parameters", [count_text(t["params"]) + (f", {t['trainable_params']:,} trainable, {frozen:,} frozen" if frozen else ""),
                         f"{bytes_text(t['param_bytes'])} as {a.dtype}"]),
-        ("MACs", [count_text(t["macs"]), f"FLOPs {count_text(t['flops'])}"]),
+        ("MACs", [count_text(t["macs"]), f"FLOPs {count_text(t['flops'])}",
+                  *([f"as {a.convention} counts them"] if a.convention != "archdsl" else [])]),
         ("other ops", [count_text(t["other_ops"]), "bias, norms, activations, pooling, adds"]),
         ("activations", [count_text(t["activations"]),
                          f"{bytes_text(t['activation_bytes'])} forward, batch {a.batch}, input included"]),
