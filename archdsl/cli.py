@@ -62,6 +62,26 @@ class _Commands(click.Group):
             _closed_pipe()
 
 
+# Every option that `Network.analyze` takes as a keyword, declared once: analyze, compare and diff
+# hand them on as they are (archdsl/compare.py's `compare`, archdsl/diff.py's `diff`).
+ANALYSIS_OPTIONS = (
+    click.option("--batch", type=int, default=1, show_default=True, help="Batch size (MACs, FLOPs and activations scale with it)."),
+    click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32", show_default=True, help="Bytes per element."),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
+                 help="The optimizer of the training step the memory figures describe (momentum: SGD with momentum)."),
+    click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                 help="cuda: tensors rounded up to the caching allocator's 512-byte blocks, dropout masks of one byte."),
+    click.option("--convention", type=click.Choice(CONVENTIONS), default="archdsl", show_default=True,
+                 help="Count MACs and FLOPs as this tool does, to the unit (archdsl: torchvision's published figures)."),
+)
+
+
+def _analysis_options(command):
+    for option in reversed(ANALYSIS_OPTIONS):
+        command = option(command)
+    return command
+
+
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archdsl")
 def main() -> None:
@@ -71,19 +91,12 @@ def main() -> None:
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
-@click.option("--batch", type=int, default=1, show_default=True, help="Batch size (MACs, FLOPs and activations scale with it).")
-@click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32", show_default=True, help="Bytes per element.")
+@_analysis_options
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
 @click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
 @click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
-              help="The optimizer of the training step the memory figures describe (momentum: SGD with momentum).")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-              help="cuda: tensors rounded up to the caching allocator's 512-byte blocks, dropout masks of one byte.")
-@click.option("--convention", type=click.Choice(CONVENTIONS), default="archdsl", show_default=True,
-              help="Count MACs and FLOPs as this tool does, to the unit (archdsl: torchvision's published figures).")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
             input_size: str | None, wide: bool, lib: tuple[str, ...], optimizer: str, device: str,
             convention: str) -> None:
@@ -352,23 +365,7 @@ def _print_module(module, device: str, dtype: str, parameter_count, optimized=No
         click.echo(f"  {name:<24} {kind:<20} {count:>14,}")
 
 
-# ---- compare and diff: several specs, each analysed as `analyze` analyses one ----------------------
-# Every option that `Network.analyze` takes as a keyword: compare and diff hand them on as they are
-# (archdsl/compare.py's `compare`, archdsl/diff.py's `diff`). An analyze option added here reaches both.
-ANALYSIS_OPTIONS = (
-    click.option("--batch", type=int, default=1, show_default=True, help="Batch size (MACs, FLOPs and activations scale with it)."),
-    click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32", show_default=True, help="Bytes per element."),
-    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
-                 help="The optimizer of the training step the memory figures describe."),
-    click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-                 help="cuda: tensors rounded up to the caching allocator's 512-byte blocks."),
-)
-
-
-def _analysis_options(command):
-    for option in reversed(ANALYSIS_OPTIONS):
-        command = option(command)
-    return command
+# ---- compare and diff: several specs, each analysed as `analyze` analyses one (ANALYSIS_OPTIONS) ----
 
 
 def _load_all(specs: tuple[str, ...], lib: tuple[str, ...]) -> list:
