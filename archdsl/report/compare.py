@@ -35,8 +35,9 @@ def _text(fmt, value) -> str:
     return fmt(value)
 
 
-def _settings(settings: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in settings.items())
+def settings_text(settings: dict) -> str:
+    """The analysis options in a title; archdsl's own convention goes unsaid, as in analyze's."""
+    return ", ".join(f"{k} {v}" for k, v in settings.items() if (k, v) != ("convention", "archdsl"))
 
 
 def cells(summaries: list[Summary]) -> tuple[list[str], list[list[str]]]:
@@ -55,7 +56,7 @@ def table_lines(summaries: list[Summary], settings: dict) -> list[str]:
     def line(values):
         return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
 
-    return [f"compare  ({_settings(settings)})", line(headers), *(line(r) for r in rows)]
+    return [f"compare  ({settings_text(settings)})", line(headers), *(line(r) for r in rows)]
 
 
 def to_dict(summaries: list[Summary], settings: dict) -> dict:
@@ -100,7 +101,7 @@ def to_csv(summaries: list[Summary], settings: dict) -> str:
 
 def to_markdown(summaries: list[Summary], settings: dict) -> str:
     headers, rows = cells(summaries)
-    lines = [f"### compare ({_settings(settings)})", "",
+    lines = [f"### compare ({settings_text(settings)})", "",
              "| " + " | ".join(headers) + " |",
              "|---|---|" + "--:|" * (len(headers) - 2)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -5,6 +5,7 @@ import json
 
 from ..diff import STATUSES, Change, Diff
 from .table import human, shape_text
+from .compare import settings_text
 
 SCHEMA = "archdsl.diff/1"
 FIGURES = ("params", "macs", "flops", "activations")  # per layer in JSON and CSV; the table shows params and MACs
@@ -37,7 +38,7 @@ def _signed(n: int) -> str:
 
 def _settings(d: Diff, settings: dict) -> str:
     depth = "" if d.a.depth is None else f", depth {d.a.depth}"
-    return ", ".join(f"{k} {v}" for k, v in settings.items()) + depth
+    return settings_text(settings) + depth
 
 
 def _title(d: Diff) -> str:
