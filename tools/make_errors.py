@@ -6,8 +6,7 @@
 Each code of archdsl/codes.py has a section `## CODE: title` holding a bad example (```arch blocks,
 each a file named by its first line `# file: NAME`, and a ```console block of `$ command` lines,
 each followed by what it prints), then `**Fix.**` and the fix (files that replace the bad ones,
-and commands). A section without commands of its own in the bad part runs `archdsl analyze` on
-its last file; a fix without commands runs the bad part's last `archdsl` command again. The bad
+and commands). A fix without commands runs the bad part's last `archdsl` command again. The bad
 example must print its own code; the fix must succeed without it. tests/test_error_codes.py
 runs this on every section, so the catalogue cannot go stale.
 """
@@ -126,13 +125,12 @@ def check_section(s: Section, cwd: Path) -> tuple[dict[int, list[str]], list[str
     problems, outputs = [], {}
     marker = f"[{s.code}]"
     _write(cwd, s.files)
-    commands = [c.text for c in s.commands] or ([f"archdsl analyze {s.files[-1][0]}"] if s.files else [])
+    commands = [c.text for c in s.commands]
     printed = []
-    for k, text in enumerate(commands):
-        out, _ = run(text, cwd)
+    for c in s.commands:
+        out, _ = run(c.text, cwd)
         printed += out
-        if k < len(s.commands):
-            outputs[s.commands[k].line] = out
+        outputs[c.line] = out
     if not s.no_example and not any(marker in line for line in printed):
         problems.append(f"{s.code}: the example does not print {marker}: {printed[:3]}")
     if s.fix_files or s.fix_commands:
