@@ -206,3 +206,14 @@ def test_several_errors_exit_once_with_status_one(tmp_path):
     result, path = run_cli(tmp_path, "input 8\ncnov 3\nfc 3 bad=1\n")
     assert result.exit_code == 1
     assert result.output.count(f"{path}:") == 2 and "\n\n" in result.output
+
+
+def test_error_in_a_parameter_default_shows_the_call():
+    err = error_of("def unit(c = k * 2) { fc c }\ninput 8\nunit\n")
+    assert err.code == "E0103" and err.span.line == 1
+    assert [(f.note, f.span.line) for f in err.trace] == [("this call of block 'unit'", 3)]
+
+
+def test_error_in_a_call_argument_has_no_note_of_that_call():
+    err = error_of("def unit(c) { fc c }\ninput 8\nunit widht\n")
+    assert err.code == "E0103" and err.span.line == 3 and err.trace == ()

@@ -388,15 +388,21 @@ class _Expander:
         if len(self.call_stack) >= MAX_CALL_DEPTH:
             raise LimitError(f"blocks call each other more than {MAX_CALL_DEPTH} deep", call.span, code="E0609")
         self._step(call.span, CALL_STEPS)
-        values, shown = bind_block_args(defn, call, ctx.env, ctx.scope, self.globals)
+        frames = self.builder.frames
+        called = (Frame(call.span, f"this call of block '{defn.name}'", defn.span),) + frames
+        try:
+            values, shown = bind_block_args(defn, call, ctx.env, ctx.scope, self.globals)
+        except ArchError as err:  # one in a parameter's default is inside the block: this call led there
+            if err.trace is None:
+                err.trace = trace_for(err.span, called)
+            raise
         inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
         path, given = inner.prefix[:-1], _given(defn, call)  # the arguments as bound (the source emitter's)
         self.graph.groups[path] = replace(self.graph.groups[path], block=defn.name, args=tuple(
             (p.name, values[p.name], p.name in given) for p in defn.params if not isinstance(values[p.name], Tensor)))
         self.call_stack.append(defn.name)
         self.active.append(call.span)
-        frames = self.builder.frames
-        self.builder.frames = (Frame(call.span, f"this call of block '{defn.name}'", defn.span),) + frames
+        self.builder.frames = called
         try:
             out = self._body(defn.body, current, Context(inner, self.globals.child(values), ctx.defaults))
         finally:
