@@ -217,3 +217,8 @@ def test_error_in_a_parameter_default_shows_the_call():
 def test_error_in_a_call_argument_has_no_note_of_that_call():
     err = error_of("def unit(c) { fc c }\ninput 8\nunit widht\n")
     assert err.code == "E0103" and err.span.line == 3 and err.trace == ()
+
+
+def test_freeze_of_a_failed_layer_is_not_said_again():
+    err = error_of("input 8x8x3\nstem: conv 8 3 padd=1\nfc 10\nfreeze stem\n")
+    assert codes(err) == [("E0102", 2)]

@@ -103,6 +103,7 @@ class _Expander:
         self.defs = collect_defs(self.program, self.imports)
         top = Scope(prefix="", input=-1, barrier=True)
         current = self._body(self.program.body, -1, Context(top, self.globals, {}), top_level=True)
+        self.errors.check()  # what follows (outputs, freezes) would fail for the statements that did
         if not self.graph.nodes:
             raise ExpandError("the spec has no input", Span(self.program.source, 1, 1, 1, 2), "start it with e.g. `input 224x224x3`", code="E0301")
         self._check_overrides()
