@@ -222,3 +222,15 @@ def test_error_in_a_call_argument_has_no_note_of_that_call():
 def test_freeze_of_a_failed_layer_is_not_said_again():
     err = error_of("input 8x8x3\nstem: conv 8 3 padd=1\nfc 10\nfreeze stem\n")
     assert codes(err) == [("E0102", 2)]
+
+
+def test_every_syntax_error_of_a_used_file_shows_the_use(tmp_path):
+    (tmp_path / "lib.arch").write_text("def unit { relu ] }\ndef other { fc 3 = }\n")
+    (tmp_path / "net.arch").write_text('use "lib.arch"\ninput 8\nunit\n')
+    try:
+        archdsl.load(tmp_path / "net.arch")
+    except archdsl.ArchError as err:
+        assert [(e.code, e.span.line) for e in err.errors] == [("E0010", 1), ("E0010", 2)]
+        assert all([f.note for f in e.trace] == ["this use of 'lib.arch'"] for e in err.errors)
+    else:
+        raise AssertionError("no error")

@@ -94,8 +94,9 @@ def through_use(stmt: A.Use):
     try:
         yield
     except ArchError as err:
-        if err.span is not stmt.span:
-            err.trace = (err.trace or ()) + (Frame(stmt.span, f"this use of '{stmt.path}'"),)
+        for e in err.errors:  # a used file's syntax errors are several
+            if e.span is not stmt.span:
+                e.trace = (e.trace or ()) + (Frame(stmt.span, f"this use of '{stmt.path}'"),)
         raise
 
 
