@@ -124,13 +124,13 @@ class Analysis:
 
 def settings(batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cpu") -> Settings:
     if batch < 1:
-        raise UsageError(f"--batch must be at least 1, not {batch}")
+        raise UsageError(f"--batch must be at least 1, not {batch}", code="E0901")
     if dtype not in DTYPE_BYTES:
-        raise UsageError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPE_BYTES))
+        raise UsageError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPE_BYTES), code="E0901")
     if optimizer not in OPTIMIZERS:
-        raise UsageError(f"unknown optimizer '{optimizer}'", hint="one of " + ", ".join(OPTIMIZERS))
+        raise UsageError(f"unknown optimizer '{optimizer}'", hint="one of " + ", ".join(OPTIMIZERS), code="E0901")
     if device not in ("cpu", "cuda"):
-        raise UsageError(f"unknown device '{device}'", hint="cpu or cuda")
+        raise UsageError(f"unknown device '{device}'", hint="cpu or cuda", code="E0901")
     return Settings(batch, dtype, optimizer, device)
 
 
@@ -171,7 +171,7 @@ def collapse(analysis: Analysis, graph: Graph | None = None, depth: int = 1) -> 
     """Rows below `depth` name components fold into their group's row (figures combined as the
     registry says; the shape and receptive field of the group's last layer). Totals unchanged."""
     if depth < 1:
-        raise UsageError(f"--depth must be at least 1, not {depth}")
+        raise UsageError(f"--depth must be at least 1, not {depth}", code="E0901")
     graph = analysis.graph
     tree = graph.hierarchy()
     merged: dict[str, Row] = {}

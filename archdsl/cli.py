@@ -16,7 +16,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
     for item in values:
         name, eq, value = item.partition("=")
         if not eq or not name.strip() or not value.strip():
-            raise UsageError(f"--set {item}: write --set NAME=VALUE, e.g. --set classes=10")
+            raise UsageError(f"--set {item}: write --set NAME=VALUE, e.g. --set classes=10", code="E0901")
         out[name.strip()] = value.strip()
     return out
 
@@ -111,7 +111,7 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
     except ArchError as err:
         _fail(err)
     except OSError as err:
-        _fail(UsageError(f"cannot read {spec}: {err.strerror}"))
+        _fail(UsageError(f"cannot read {spec}: {err.strerror}", code="E0002"))
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
     if fmt == "table":
@@ -159,7 +159,7 @@ def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, 
     except ArchError as err:
         _fail(err)
     except OSError as err:
-        _fail(UsageError(f"cannot read {spec}: {err.strerror}"))
+        _fail(UsageError(f"cannot read {spec}: {err.strerror}", code="E0002"))
     click.echo(f"wrote {output} ({fmt}, {len(net.graph.nodes) - 1} layers)", err=True)
 
 
@@ -187,15 +187,15 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
         net = _load(spec, sets, input_size, lib)
         analysis = net.analyze()
         if output is not None and not output.endswith((".py", ".pt2", ".onnx")):
-            raise UsageError(f"-o {output}: write a .py (PyTorch source), a .pt2 (torch.export) or an .onnx file")
+            raise UsageError(f"-o {output}: write a .py (PyTorch source), a .pt2 (torch.export) or an .onnx file", code="E0901")
         if optimize and device == "meta":
-            raise UsageError("--optimize inference needs real weights: use --device cpu or cuda")
+            raise UsageError("--optimize inference needs real weights: use --device cpu or cuda", code="E0902")
         if optimize and output is not None and output.endswith(".py"):
             raise UsageError(f"-o {output} --optimize inference: the source has no weights to fold batch norm into",
-                             hint="write the folded module as a .pt2 or .onnx file, or the source without --optimize")
+                             hint="write the folded module as a .pt2 or .onnx file, or the source without --optimize", code="E0902")
         if device == "meta" and output is not None and output.endswith((".pt2", ".onnx")):
             raise UsageError(f"-o {output} on --device meta: the file would have no weights",
-                             hint="build on --device cpu (or cuda) to write it")
+                             hint="build on --device cpu (or cuda) to write it", code="E0902")
         backend = torch_backend()
         module = net.build(device=device, dtype=dtype, memory_format="channels_last" if channels_last else None)
         notes = []
@@ -228,7 +228,7 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
     except BrokenPipeError:
         raise  # standard output was closed: not a file error (see _Commands)
     except OSError as err:
-        _fail(UsageError(f"cannot read or write a file: {err}"))
+        _fail(UsageError(f"cannot read or write a file: {err}", code="E0903"))
 
 
 @main.command()
@@ -257,7 +257,7 @@ def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size, li
     except ArchError as err:
         _fail(err)
     except OSError as err:
-        _fail(UsageError(f"cannot read {spec}: {err.strerror}"))
+        _fail(UsageError(f"cannot read {spec}: {err.strerror}", code="E0002"))
     what = f"a training step with {optimizer}" if train else "an inference (eval, no grad)"
     if fmt == "json":
         click.echo(json.dumps({"network": net.name, "memory": amount, "mode": result.mode, "optimizer": optimizer,
@@ -311,7 +311,7 @@ def train(ctx, spec, sets, input_size, compile_, resume, **options) -> None:
 
     try:
         if (spec is None) == (resume is None):
-            raise UsageError("train: give a SPEC, or --resume DIR to go on with an earlier run")
+            raise UsageError("train: give a SPEC, or --resume DIR to go on with an earlier run", code="E0902")
         if spec is not None:
             from .network import resolve_path
 
@@ -325,7 +325,7 @@ def train(ctx, spec, sets, input_size, compile_, resume, **options) -> None:
     except ArchError as err:
         _fail(err)
     except OSError as err:
-        _fail(UsageError(f"cannot read or write a file: {err}"))
+        _fail(UsageError(f"cannot read or write a file: {err}", code="E0903"))
     if result.interrupted:
         where = f"checkpoint in {result.checkpoint}: archdsl train --resume {os.path.dirname(result.checkpoint)}" if result.checkpoint else "no --out, nothing saved"
         click.echo(f"interrupted; {where}", err=True)

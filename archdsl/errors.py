@@ -1,14 +1,32 @@
-"""Source spans, the error classes of every phase, and the one formatter that prints them."""
+"""Source spans, the error classes of every phase, and the one formatter that prints them.
+
+A diagnostic is printed as compilers print them (docs/errors.md):
+
+    bad.arch:3:3: error[E0101]: unknown layer or block 'cnov'
+       3 |   cnov c 3
+         |   ^^^^
+    hint: did you mean 'conv'?
+    bad.arch:7:1: note: expanded from this call of block 'stage'
+       7 | stage 16
+         | ^^^^^^^^
+
+The first line is `file:line:col: error[CODE]: one sentence` (the code is in archdsl/codes.py);
+then the source line with a caret under the whole span, a hint, and one "expanded from" note per
+block call, `for` loop or `use` that the location was reached through, innermost first and
+outermost last (as clang and rustc print macro expansions). Several errors of one run are
+printed one after another, at most MAX_ERRORS of them.
+"""
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .limits import MAX_QUOTED
+from .limits import MAX_ERRORS, MAX_ERRORS_FOUND, MAX_QUOTED
 
 SHOWN_LINE = 120  # characters of the source line an error shows, around the caret
 SHOWN_TEXT = 300  # characters of a message or hint
+SHOWN_FRAMES = 4  # "expanded from" notes shown: the innermost ones and the outermost
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +62,98 @@ class Span(NamedTuple):
         return f"{self.source.path}:{self.line}:{self.column}"
 
 
+class Frame(NamedTuple):
+    """A block call, `for` loop or `use` that an error's location was reached through: `span` is
+    the call, `note` says what it is ("this call of block 'stage'"), `body` where the called text is."""
+
+    span: Span
+    note: str
+    body: Span | None = None
+
+    def holds(self, span: Span | None) -> bool:
+        """Whether `span` lies in the text this frame expanded (a block's definition, a loop)."""
+        b = self.body
+        return (b is not None and span is not None and span.source is b.source
+                and (b.line, b.column) <= (span.line, span.column) and (span.end_line, span.end_column) <= (b.end_line, b.end_column))
+
+
 class ArchError(Exception):
-    """An error in a spec. `phase` names the stage that found it."""
+    """An error in a spec. `phase` names the stage that found it; `code` its kind (codes.py).
+
+    `trace`: the frames its location was reached through, innermost first (None: not known yet).
+    `more`: the further errors found in the same run, in order;
+    `stopped`: the search stopped at MAX_ERRORS_FOUND, so there may be more."""
 
     phase = "error"
 
-    def __init__(self, message: str, span: Span | None = None, hint: str | None = None):
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.span = span
         self.hint = hint
+        self.code = code
+        self.trace: tuple[Frame, ...] | None = None
+        self.more: list[ArchError] = []
+        self.stopped = False
+
+    @property
+    def errors(self) -> list["ArchError"]:
+        """Every error of the run: this one, then the others."""
+        return [self, *self.more]
 
     def format(self) -> str:
-        return format_diagnostic("error", self.message, self.span, self.hint)
+        shown = [format_diagnostic("error", e.message, e.span, e.hint, e.code, e.trace or ()) for e in self.errors[:MAX_ERRORS]]
+        left = len(self.errors) - MAX_ERRORS
+        if left > 0 or self.stopped:
+            shown.append(f"{max(left, 0)}{'+' if self.stopped else ''} more error{'s' if left != 1 or self.stopped else ''} not shown"
+                         + (f" (archdsl stopped looking after {MAX_ERRORS_FOUND})" if self.stopped else ""))
+        return "\n\n".join(shown)
+
+    def to_dict(self) -> dict:
+        """One error as data (the JSON form): code, message, hint, location and its frames."""
+        def where(span):
+            return None if span is None else {"file": span.source.path, "line": span.line, "column": span.column,
+                                              "end_line": span.end_line, "end_column": span.end_column}
+
+        return {"code": self.code, "phase": self.phase, "message": self.message, "hint": self.hint,
+                "location": where(self.span),
+                "expanded_from": [{"note": f.note, "location": where(f.span)} for f in self.trace or ()]}
+
+
+class Errors:
+    """The errors of one run, for a stage that recovers and goes on (parser, expander, shapes):
+    each kept once (an error in a loop body or a block called twice is said once), the first
+    raised with the others as its `more` when the stage ends."""
+
+    def __init__(self):
+        self.found: list[ArchError] = []
+        self.seen: set = set()
+        self.stopped = False
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def add(self, err: ArchError) -> None:
+        for e in err.errors:
+            key = (e.code, e.message, None if e.span is None else tuple(e.span[1:]), None if e.span is None else e.span.source.path)
+            if key not in self.seen:
+                self.seen.add(key)
+                e.more = []
+                self.found.append(e)
+        self.stopped = self.stopped or err.stopped
+        if len(self.found) >= MAX_ERRORS_FOUND:
+            self.stopped = True
+            raise self.error()
+
+    def error(self) -> ArchError:
+        first = self.found[0]
+        first.more, first.stopped = self.found[1:], self.stopped
+        return first
+
+    def check(self) -> None:
+        """Raise the errors found, if any."""
+        if self.found:
+            raise self.error()
 
 
 class SyntaxErr(ArchError):
@@ -88,16 +185,36 @@ class Warning_:
     message: str
     span: Span | None
     hint: str | None = None
+    code: str | None = None
+    trace: tuple = ()
 
     def format(self) -> str:
-        return format_diagnostic("warning", self.message, self.span, self.hint)
+        return format_diagnostic("warning", self.message, self.span, self.hint, self.code, self.trace)
 
 
-def format_diagnostic(kind: str, message: str, span: Span | None, hint: str | None) -> str:
-    """`file:line:col: error: message`, the source line, a caret under the span, a hint.
+def format_diagnostic(kind: str, message: str, span: Span | None, hint: str | None, code: str | None = None,
+                      trace: tuple = ()) -> str:
+    """`file:line:col: error[E0101]: message`, the source line, a caret under the span, a hint,
+    then the frames ("expanded from"), innermost first.
 
     What the spec wrote is shown safely: control and bidirectional-formatting characters as
     escapes (\\u202e), a long line as a window around the caret, long messages cut short."""
+    out = _located(f"{kind}[{code}]" if code else kind, message, span)
+    if hint:
+        out.append(f"hint: {_one_line(hint, SHOWN_TEXT)}")
+    frames = list(trace)
+    if len(frames) > SHOWN_FRAMES:  # the innermost ones, and the outermost: where the user wrote it
+        hidden = len(frames) - SHOWN_FRAMES
+        frames = frames[:SHOWN_FRAMES - 1] + [None] + frames[-1:]
+    for frame in frames:
+        if frame is None:
+            out.append(f"note: ... expanded through {hidden} more")
+        else:
+            out.extend(_located("note", "expanded from " + frame.note, frame.span))
+    return "\n".join(out)
+
+
+def _located(kind: str, message: str, span: Span | None) -> list[str]:
     message = _one_line(message, SHOWN_TEXT)
     if span is None:
         out = [f"{kind}: {message}"]
@@ -118,9 +235,7 @@ def format_diagnostic(kind: str, message: str, span: Span | None, hint: str | No
             gutter + shown,
             " " * (len(gutter) - 2) + "| " + ("   " if first else "") + before + caret,
         ]
-    if hint:
-        out.append(f"hint: {_one_line(hint, SHOWN_TEXT)}")
-    return "\n".join(out)
+    return out
 
 
 def _cell(ch: str) -> str:

@@ -18,7 +18,7 @@ def read_spec(path: str, shown: str | None = None) -> str:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, a pipe or a socket)"
-            raise UsageError(f"{shown} is {what}, not a spec file")
+            raise UsageError(f"{shown} is {what}, not a spec file", code="E0002")
         data = read_at_most(fd, MAX_FILE_BYTES + 1)
     finally:
         os.close(fd)
@@ -48,7 +48,7 @@ def decode(data: bytes, shown: str) -> str:
     if len(data) > MAX_FILE_BYTES:
         source = Source(shown, data[:200].decode("utf-8", "replace"))
         raise LimitError(f"the spec is larger than the limit of {MAX_FILE_BYTES:,} bytes",
-                         Span(source, 1, 1, 1, 2))
+                         Span(source, 1, 1, 1, 2), code="E0601")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -64,4 +64,4 @@ def decode(data: bytes, shown: str) -> str:
         utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
         raise SyntaxErr(f"the file is not UTF-8 text: byte 0x{data[offset]:02x} at offset {offset:,} is not valid UTF-8",
                         Span(source, line, column, line, column + 1),
-                        "it looks like UTF-16: save it as UTF-8" if utf16 else "save the spec as UTF-8") from None
+                        "it looks like UTF-16: save it as UTF-8" if utf16 else "save the spec as UTF-8", code="E0003") from None

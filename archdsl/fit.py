@@ -21,9 +21,9 @@ def parse_bytes(text: str) -> int:
     unit = m.group(2).upper() if m else None
     if unit in ("K", "M", "G", "T"):
         raise UsageError(f"--memory {text}: {m.group(2)} could be powers of 1000 or of 1024",
-                         hint=f"write {m.group(1)}{unit}iB (2^{ {'K': 10, 'M': 20, 'G': 30, 'T': 40}[unit]}) or {m.group(1)}{unit}B (10^{ {'K': 3, 'M': 6, 'G': 9, 'T': 12}[unit]})")
+                         hint=f"write {m.group(1)}{unit}iB (2^{ {'K': 10, 'M': 20, 'G': 30, 'T': 40}[unit]}) or {m.group(1)}{unit}B (10^{ {'K': 3, 'M': 6, 'G': 9, 'T': 12}[unit]})", code="E0901")
     if not m or unit not in UNITS:
-        raise UsageError(f"--memory {text}: write an amount such as 24GiB, 16GB or 800MB")
+        raise UsageError(f"--memory {text}: write an amount such as 24GiB, 16GB or 800MB", code="E0901")
     return int(float(m.group(1)) * UNITS[unit])
 
 

@@ -28,6 +28,7 @@ class Node:
     inputs: tuple[int, ...]
     span: Span
     frozen: bool = False
+    trace: tuple = ()  # the block calls and loops it was expanded through, innermost first (errors.Frame)
     # ---- filled by the passes
     shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
     resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)

@@ -14,3 +14,5 @@ MAX_DEPTH = 128  # bodies inside one another: braces, loops, branches and block 
 MAX_STEPS = 1_000_000  # statements executed, loop iterations and block calls while expanding
 MAX_BRANCHES = 10_000  # branches of one concat or add
 MAX_QUOTED = 80  # characters of a name or value that an error message quotes
+MAX_ERRORS = 10  # errors one run prints ("N more errors not shown" after them)
+MAX_ERRORS_FOUND = 100  # errors one run looks for before it stops

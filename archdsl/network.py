@@ -64,7 +64,7 @@ class Network:
             graph.warnings.append(Warning_(
                 f"{nodes[first.node].name} gives [{fmt_size(got)}], not the [{fmt_size(first.dims)}] the spec asserts "
                 f"for `{self._written_input()}` (the input is {self.input}){rest}",
-                first.span, "with --input (load(input=...)), shape assertions are checked but do not stop the analysis"))
+                first.span, "with --input (load(input=...)), shape assertions are checked but do not stop the analysis", code="W0002"))
 
     def _written_input(self) -> str:
         span = self.graph.nodes[0].span
@@ -120,7 +120,8 @@ class TorchMissing(ArchError, ModuleNotFoundError):
     phase = "dependency"
 
     def __init__(self):
-        super().__init__("building a PyTorch module needs PyTorch, which is not installed: pip install 'archdsl[torch]'")
+        super().__init__("building a PyTorch module needs PyTorch, which is not installed: pip install 'archdsl[torch]'",
+                         code="E0702")
         self.name = "torch"
 
 
@@ -184,7 +185,7 @@ def _resolve(spec: str, text: bool = True) -> str | None:
         return None
     if os.path.exists(spec):
         if os.path.isdir(spec):
-            raise UsageError(f"{spec} is a folder, not a spec")
+            raise UsageError(f"{spec} is a folder, not a spec", code="E0002")
         return spec
     from . import library  # only here: a spec named by its path needs no library lookup
     bare = library.is_bare_name(spec)
@@ -199,8 +200,8 @@ def _resolve(spec: str, text: bool = True) -> str | None:
         hint = f"{close} (a library spec: `archdsl list` shows them all)" if close else None
     if bare:
         raise UsageError(f"no spec '{shown}': it is neither a file nor a spec of the library",
-                         hint=hint or "`archdsl list` shows the spec library")
-    raise UsageError(f"no such file: {shown}", hint=hint)
+                         hint=hint or "`archdsl list` shows the spec library", code="E0001")
+    raise UsageError(f"no such file: {shown}", hint=hint, code="E0001")
 
 
 def _nearby(spec: str) -> str | None:
@@ -236,7 +237,7 @@ def _input_override(text: str) -> A.Expr:
         program = None
     if program is None or len(program.body) != 1 or not isinstance(program.body[0], A.Input):
         raise UsageError(f"--input {text}: write a size such as 224x224x3 (HxWxC), 8000x1 (LxC) or 784",
-                         hint="channels last and without a batch dimension, as the spec's `input` writes it")
+                         hint="channels last and without a batch dimension, as the spec's `input` writes it", code="E0901")
     return program.body[0].value
 
 
@@ -247,11 +248,11 @@ def _override(name: str, value) -> A.Expr:
     try:
         program = parse(f"let {name} = {value}\n", f"--set {name}")
     except LimitError as err:  # 1e999, a number past the limit
-        raise UsageError(f"--set {quote(name)}={quote(value)}: {err.message}") from None
+        raise UsageError(f"--set {quote(name)}={quote(value)}: {err.message}", code="E0901") from None
     except Exception:
-        raise UsageError(f"--set {quote(name)}={quote(value)}: the value is not a number, size or word") from None
+        raise UsageError(f"--set {quote(name)}={quote(value)}: the value is not a number, size or word", code="E0901") from None
     line = f"let {name} = {value}"
     if (len(program.body) != 1 or not isinstance(program.body[0], A.Let)
             or line[program.body[0].value.span.end_column - 1:].strip(") \t")):  # a comment after it: `10 # x`
-        raise UsageError(f"--set {quote(name)}={quote(value)}: the value is not a number, size or word")
+        raise UsageError(f"--set {quote(name)}={quote(value)}: the value is not a number, size or word", code="E0901")
     return program.body[0].value

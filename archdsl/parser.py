@@ -27,7 +27,7 @@ from ._lark_parser import (
 )
 
 from . import ast as A
-from .errors import LimitError, Source, Span, SyntaxErr
+from .errors import ArchError, Errors, LimitError, Source, Span, SyntaxErr
 from .lalr import Driver, Reject
 from .limits import MAX_FILE_BYTES, MAX_INT, MAX_NESTING
 
@@ -171,27 +171,55 @@ def _new_parser(transformer):
 
 
 def parse(text: str, path: str = "<spec>") -> A.Program:
-    """Parse one spec text. Raises SyntaxErr or LimitError with a span. Thread-safe."""
+    """Parse one spec text. Raises SyntaxErr or LimitError with a span, with the further syntax
+    errors of the text as its `more` (see _Recovery). Thread-safe."""
     source = Source(path, text)
     _check_size_and_nesting(source)
     parser, transformer = _lark()
     transformer.source = source
+    recovery = _Recovery(source)
     try:
         try:
             return _LOCAL.driver.parse(text)
-        except Reject:  # not in the language: Lark's own driver says why
-            return parser.parse(text)
+        except Reject:  # not in the language: Lark's own driver says why, and goes on after each error
+            program = parser.parse(text, on_error=recovery)
     except UnexpectedInput as err:
-        raise _syntax_error(err, source) from None
+        recovery.add(_syntax_error(err, source))
     except VisitError as err:  # pragma: no cover - inline transformers raise directly
         raise err.orig_exc from None
+    except ArchError as err:  # a number past the limit, while the AST is built
+        recovery.add(err)
+    recovery.errors.check()
+    return program  # pragma: no cover - Lark's driver accepts only what the fast one does
+
+
+class _Recovery:
+    """Lark's `on_error`: each syntax error is kept and Lark goes on past the token (or character)
+    it could not take. Only the first error of a line is said: the rest of a line that has gone
+    wrong is mostly the same mistake."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.errors = Errors()
+        self.line = 0  # the line of the last error said
+
+    def add(self, err: ArchError) -> None:
+        if err.span is None or err.span.line != self.line:
+            self.line = err.span.line if err.span is not None else self.line
+            self.errors.add(err)
+
+    def __call__(self, err: UnexpectedInput) -> bool:
+        if isinstance(err, UnexpectedToken) and err.token.type == "$END":
+            return False  # nothing left to go on with: Lark raises it, and parse() keeps it
+        self.add(_syntax_error(err, self.source))
+        return True
 
 
 def _check_size_and_nesting(source: Source) -> None:
     """Checked on the raw text so that nothing deep or huge reaches the parser."""
     size = len(source.text.encode("utf-8", "replace"))
     if size > MAX_FILE_BYTES:
-        raise LimitError(f"the spec is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", Span(source, 1, 1, 1, 2))
+        raise LimitError(f"the spec is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", Span(source, 1, 1, 1, 2), code="E0601")
     depth, line, col, in_comment, in_string = 0, 1, 0, False, False
     for ch in source.text:
         col += 1
@@ -212,6 +240,7 @@ def _check_size_and_nesting(source: Source) -> None:
                     f"braces and parentheses are nested more than {MAX_NESTING} deep",
                     Span(source, line, col, line, col + 1),
                     hint="define a block with `def` and call it instead of nesting",
+                    code="E0602",
                 )
         elif ch in "})":
             depth -= 1
@@ -269,15 +298,18 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> SyntaxErr:
             what = f"'{token}'"
             width = max(1, len(str(token)))
         message = f"unexpected {what}"
+        code = "E0012" if token.type == "$END" else "E0010"
     elif isinstance(err, UnexpectedCharacters):
         char = source.text[err.pos_in_stream] if err.pos_in_stream < len(source.text) else "?"
         message = f"unexpected character '{char}'"
+        code = "E0011"
     elif isinstance(err, UnexpectedEOF):
         line, column = _end_position(source)
         expected = set(err.expected)
         message = "unexpected end of the file"
+        code = "E0012"
     else:  # pragma: no cover - lark has no other kinds
-        message = str(err)
+        message, code = str(err), "E0010"
     hint = None
     names = sorted({_describe_terminal(e) for e in expected if not e.startswith("__")})
     if names:
@@ -286,7 +318,7 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> SyntaxErr:
         hint = "a '{' is not closed"
     elif isinstance(err, UnexpectedToken) and err.token.type == "SLASH":
         hint = "division is written // (a single / is a stride, as in conv 64 3x3 /2)"
-    return SyntaxErr(message, Span(source, line, column, line, column + width), hint)
+    return SyntaxErr(message, Span(source, line, column, line, column + width), hint, code=code)
 
 
 def _end_position(source: Source) -> tuple[int, int]:
@@ -393,7 +425,7 @@ class _ToAst(Transformer):
         digits = text.lstrip("0") or "0"
         if len(digits) > len(str(MAX_INT)) or int(digits) > MAX_INT:
             shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
-            raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(tok))
+            raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(tok), code="E0605")
         return int(digits)
 
     def chain(self, children):
@@ -519,7 +551,7 @@ class _ToAst(Transformer):
         if not abs(value) <= MAX_INT:  # also inf (1e999)
             text = str(children[0])
             shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} characters)"
-            raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(children[0]))
+            raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(children[0]), code="E0605")
         return A.Num(value, self._span(children))
 
     def dims(self, children):

@@ -200,9 +200,9 @@ def test_input_on_the_command_line(tmp_path):
     assert "160x160x3" in table.splitlines()[2]
     result = cli("analyze", SPECS / "resnet18.arch", "--input", "160x160x3")
     assert result.exit_code == 0 and "fc [1000]" in result.output
-    assert "warning: conv1 gives [80x80x64], not the [112x112x64]" in result.output
+    assert "warning[W0002]: conv1 gives [80x80x64], not the [112x112x64]" in result.output
     bad = cli("analyze", path, "--input", "160x160")
-    assert bad.exit_code == 1 and "error:" in bad.output  # 160 channels of 160 positions: a 1D input, conv 3x3 does not fit
+    assert bad.exit_code == 1 and "error[E0504]:" in bad.output  # 160 channels of 160 positions: a 1D input, conv 3x3 does not fit
     usage = cli("analyze", path, "--input", "big")
     assert usage.exit_code == 1 or usage.exit_code == 2
     swapped = cli("analyze", path, "--input", "3x160x160")

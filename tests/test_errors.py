@@ -15,7 +15,7 @@ def test_cli_error_has_location_line_caret_and_no_traceback(tmp_path):
     result, path = run_cli(tmp_path, "input 224x224x3\nconv 64 3x3\ncnov 64 3x3\n")
     assert result.exit_code == 1
     out = result.output
-    assert f"{path}:3:1: error: unknown layer or block 'cnov'" in out
+    assert f"{path}:3:1: error[E0101]: unknown layer or block 'cnov'" in out
     assert "   3 | cnov 64 3x3" in out
     assert "     | ^^^^" in out
     assert "hint: did you mean 'conv'?" in out
@@ -28,7 +28,7 @@ def test_real_process_prints_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "archdsl", "analyze", str(spec)], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert f"{spec}:2:13: error: unexpected end of the line" in proc.stderr
+    assert f"{spec}:2:13: error[E0010]: unexpected end of the line" in proc.stderr
 
 
 def test_syntax_error_points_at_the_token():
@@ -88,7 +88,7 @@ def test_size_reaching_zero_of_a_batch_first_input_says_so():
 def test_batch_first_input_on_the_command_line(tmp_path):
     result, _ = run_cli(tmp_path, "input 32x32x3\nconv 8 3x3\n", "--input", "1x3x64x64")
     assert result.exit_code == 1
-    assert result.output.startswith("error: --input 1x3x64x64: the input 1x3x64x64 reads as 1 deep")
+    assert result.output.startswith("error[E0305]: --input 1x3x64x64: the input 1x3x64x64 reads as 1 deep")
     assert "write `--input 64x64x3`" in result.output and "Traceback" not in result.output
 
 

@@ -428,7 +428,7 @@ def test_missing_dot_says_how_to_install(tmp_path, monkeypatch):
         assert result.exit_code == 1 and not out.exists()
         message = result.output.strip()
         assert "\n" not in message and "Traceback" not in message
-        assert message.startswith(f"error: writing {ext.upper()} needs the `dot` program of Graphviz")
+        assert message.startswith(f"error[E0701]: writing {ext.upper()} needs the `dot` program of Graphviz")
         for needed in ("apt-get install graphviz", "brew install graphviz", "conda install", ".dot"):
             assert needed in message
 
@@ -449,11 +449,11 @@ def test_errors_are_one_formatted_message(tmp_path):
     bad = write_spec(tmp_path, "input 32x32x3\ncnov 8 3\n", "bad.arch")
     result = runner.invoke(main, ["graph", bad, "-o", str(tmp_path / "bad.dot")])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "bad.arch:2:1: error: unknown layer or block 'cnov'" in result.output and "^^^^" in result.output
+    assert "bad.arch:2:1: error[E0101]: unknown layer or block 'cnov'" in result.output and "^^^^" in result.output
     result = runner.invoke(main, ["graph", write_spec(tmp_path), "-o", str(tmp_path / "tiny.jpg")])
     assert result.exit_code == 1 and "name the output .svg, .png, .pdf or .dot" in result.output
     result = runner.invoke(main, ["graph", write_spec(tmp_path), "-o", str(tmp_path / "x" / "tiny.dot")])
-    assert result.exit_code == 1 and result.output.startswith("error: cannot write")
+    assert result.exit_code == 1 and result.output.startswith("error[E0701]: cannot write")
     result = runner.invoke(main, ["graph", write_spec(tmp_path), "-o", str(tmp_path / "t.dot"), "--depth", "0"])
     assert result.exit_code == 2 and "--depth must be at least 1" in result.output
     result = runner.invoke(main, ["graph", write_spec(tmp_path)])

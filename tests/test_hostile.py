@@ -88,7 +88,7 @@ def test_unbounded_reads_of_a_device_as_spec(device):
     start = time.perf_counter()
     result = cli("analyze", device, input="")
     assert result.exit_code == 2
-    assert f"error: {device} is not a regular file" in result.output
+    assert f"error[E0002]: {device} is not a regular file" in result.output
     assert time.perf_counter() - start < 5
 
 
@@ -117,7 +117,7 @@ def test_unbounded_reads_stop_after_the_limit(tmp_path):
     assert err.message == f"the spec is larger than the limit of {MAX_FILE_BYTES:,} bytes"
     assert time.perf_counter() - start < 5
     result = cli("analyze", "-", input="input 8\n" + "#" * MAX_FILE_BYTES)
-    assert result.exit_code == 1 and "<stdin>:1:1: error: the spec is larger than the limit" in result.output
+    assert result.exit_code == 1 and "<stdin>:1:1: error[E0601]: the spec is larger than the limit" in result.output
 
 
 def test_unbounded_reads_count_bytes(monkeypatch, tmp_path):
@@ -140,7 +140,7 @@ def test_non_utf8_input_single_byte(tmp_path):
     path.write_bytes(b"\xcf")
     result = cli("analyze", str(path))
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert f"{path}:1:1: error: the file is not UTF-8 text: byte 0xcf at offset 0 is not valid UTF-8" in result.output
+    assert f"{path}:1:1: error[E0003]: the file is not UTF-8 text: byte 0xcf at offset 0 is not valid UTF-8" in result.output
 
 
 def test_non_utf8_input_position_utf16_and_imported(tmp_path):
@@ -343,7 +343,7 @@ def test_huge_weights_fit_check_respects_rlimit_as(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 1, proc.stderr
-    assert "error: the parameters need 4.0 GB but cpu has" in proc.stderr
+    assert "error[E0703]: the parameters need 4.0 GB but cpu has" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -420,7 +420,7 @@ def test_wrong_line_shown_quotes_are_capped(tmp_path):
     assert len(result.output) < 2000
     long_line = spec(tmp_path, "input 8\nfc 3" + " " * 700_000 + "= 4\n", "long.arch")
     result = cli("analyze", str(long_line))
-    assert "long.arch:2:700005: error: unexpected '='" in result.output and len(result.output) < 2000
+    assert "long.arch:2:700005: error[E0010]: unexpected '='" in result.output and len(result.output) < 2000
     shown, caret = result.output.splitlines()[1:3]
     assert shown.endswith("= 4") and caret.endswith("^") and len(caret) == shown.index("= 4") + 1
 
@@ -458,9 +458,9 @@ def test_spec_that_is_not_a_file(tmp_path, monkeypatch):
     spec(tmp_path, "input 8\nfc 3\n", "specs/vgg16.arch")
     result = cli("analyze", "specs/vgg16")
     assert result.exit_code == 2
-    assert "error: no such file: specs/vgg16" in result.output and "did you mean specs/vgg16.arch?" in result.output
+    assert "error[E0001]: no such file: specs/vgg16" in result.output and "did you mean specs/vgg16.arch?" in result.output
     result = cli("analyze", "/nonexistent/x")
-    assert result.exit_code == 2 and "error: no such file: /nonexistent/x" in result.output
+    assert result.exit_code == 2 and "error[E0001]: no such file: /nonexistent/x" in result.output
     result = cli("analyze", "input 8 ; fc 2")  # the command line reads text only from `-`
     assert result.exit_code == 2 and "no such file" in result.output
     assert cli("analyze", "-", "--format", "csv", input="input 8 ; fc 2\n").exit_code == 0

@@ -51,7 +51,7 @@ def test_build_without_torch_says_how_to_install_it(tmp_path):
         assert proc.stdout == ""
         lines = proc.stderr.splitlines()
         assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-        assert lines[0].startswith("error: ") and lines[0].endswith(INSTALL_TORCH) and lines[0].count(". ") == 0
+        assert lines[0].startswith("error[E0702]: ") and lines[0].endswith(INSTALL_TORCH) and lines[0].count(". ") == 0
     assert not (tmp_path / "m.py").exists()
 
 
@@ -137,13 +137,13 @@ def test_a_file_comes_before_the_library(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("spec, message, hint", [
-    ("resnet5", "error: no spec 'resnet5': it is neither a file nor a spec of the library",
+    ("resnet5", "error[E0001]: no spec 'resnet5': it is neither a file nor a spec of the library",
      "hint: did you mean 'resnet50'? (a library spec: `archdsl list` shows them all)"),
-    ("vgg16_nb.arch", "error: no spec 'vgg16_nb.arch': it is neither a file nor a spec of the library",
+    ("vgg16_nb.arch", "error[E0001]: no spec 'vgg16_nb.arch': it is neither a file nor a spec of the library",
      "hint: did you mean 'vgg16_bn'? (a library spec: `archdsl list` shows them all)"),
-    ("xyzzy", "error: no spec 'xyzzy': it is neither a file nor a spec of the library",
+    ("xyzzy", "error[E0001]: no spec 'xyzzy': it is neither a file nor a spec of the library",
      "hint: `archdsl list` shows the spec library"),
-    ("models/resnet05.arch", "error: no such file: models/resnet05.arch",
+    ("models/resnet05.arch", "error[E0001]: no such file: models/resnet05.arch",
      "hint: did you mean 'resnet50'? (a library spec: `archdsl list` shows them all)"),
 ])
 def test_unknown_name_says_what_it_may_mean(tmp_path, monkeypatch, spec, message, hint):

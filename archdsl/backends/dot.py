@@ -103,7 +103,7 @@ def build(analysis: Analysis, *, depth: int | None = None, stats: bool = False, 
     if len(analysis.rows) != len(graph.nodes) or analysis.depth is not None:
         raise ValueError("build() takes the full analysis of the graph (one row per node), not a collapsed one")
     if rankdir not in ("TB", "LR"):
-        raise GraphError(f"--rankdir must be TB or LR, not {rankdir}")
+        raise GraphError(f"--rankdir must be TB or LR, not {rankdir}", code="E0901")
     folded = {}
     if depth is not None:
         folded = {r.name: r for r in collapse(analysis, graph, depth).rows if r.name in graph.groups}
@@ -878,7 +878,7 @@ def output_format(path: str) -> str:
         ext = "dot"
     if ext not in FORMATS:
         raise GraphError(f"cannot tell the format of '{path}' from its extension",
-                         hint="name the output .svg, .png, .pdf or .dot")
+                         hint="name the output .svg, .png, .pdf or .dot", code="E0701")
     return ext
 
 
@@ -891,10 +891,10 @@ def render_bytes(diagram, fmt: str) -> bytes:
     try:
         return diagram.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
-        raise GraphError(MISSING_DOT.format(fmt=fmt.upper())) from None
+        raise GraphError(MISSING_DOT.format(fmt=fmt.upper()), code="E0701") from None
     except graphviz.CalledProcessError as err:
         detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        raise GraphError("dot failed: " + (detail[-1] if detail else f"exit status {err.returncode}")) from None
+        raise GraphError("dot failed: " + (detail[-1] if detail else f"exit status {err.returncode}"), code="E0701") from None
 
 
 def write(diagram, path: str) -> None:
@@ -903,7 +903,7 @@ def write(diagram, path: str) -> None:
         with open(path, "wb") as f:
             f.write(data)
     except OSError as err:
-        raise GraphError(f"cannot write {path}: {err.strerror}") from None
+        raise GraphError(f"cannot write {path}: {err.strerror}", code="E0701") from None
 
 
 def svg(analysis: Analysis, **options) -> str:

@@ -131,6 +131,7 @@ def check_fits(param_bytes: int, device: str) -> None:
         raise BuildError(
             f"the parameters need {param_bytes / 1e9:,.1f} GB but {dev} has {free / 1e9:,.1f} GB free",
             hint="build on --device meta to inspect the module without allocating it",
+            code="E0703",
         )
 
 
@@ -203,14 +204,14 @@ def build(graph: Graph, device="cpu", dtype="float32", memory_format=None) -> fx
     if not graph.analysed:
         raise ValueError("build() takes an analysed graph (Network.analysed())")
     if dtype not in DTYPES:
-        raise BuildError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPES))
+        raise BuildError(f"unknown dtype '{dtype}'", hint="one of " + ", ".join(DTYPES), code="E0705")
     if device == "cuda" and not torch.cuda.is_available():
-        raise BuildError("there is no CUDA device here", hint="build with --device cpu")
+        raise BuildError("there is no CUDA device here", hint="build with --device cpu", code="E0705")
     itemsize = torch.empty((), dtype=DTYPES[dtype]).element_size()
     for node in graph.nodes[1:]:  # PyTorch counts a tensor's bytes in 64 bits
         if node.figures["params"] * max(itemsize, DTYPE_BYTES["float32"]) >= 1 << 63:
             raise BuildError(f"{node.name} has {node.figures['params']:,} parameters: more than one PyTorch tensor can hold",
-                             node.span, "such a layer can be analysed but not built")
+                             node.span, "such a layer can be analysed but not built", code="E0703")
     params = total(graph, "params")
     check_fits(params * DTYPE_BYTES["float32"], device)
     module = to_graph_module(graph, device)
@@ -219,10 +220,10 @@ def build(graph: Graph, device="cpu", dtype="float32", memory_format=None) -> fx
     if memory_format == "channels_last":
         if any(p.dim() == 5 for p in module.parameters()):
             raise BuildError("--channels-last stores 4D weights (2D layers) channels_last; this network has 5D weights "
-                             "(3D layers)", hint="build it without --channels-last")
+                             "(3D layers)", hint="build it without --channels-last", code="E0705")
         module = module.to(memory_format=torch.channels_last)
     elif memory_format not in (None, "contiguous"):
-        raise BuildError(f"unknown memory format '{memory_format}'", hint="channels_last or contiguous")
+        raise BuildError(f"unknown memory format '{memory_format}'", hint="channels_last or contiguous", code="E0705")
     return module
 
 
@@ -307,9 +308,9 @@ def check(module: nn.Module, graph: Graph, device: str = "cpu", batch: int = 2) 
             h.remove()
     for name, want in expected.items():
         if seen.get(name) != want:
-            raise BuildError(f"{name}: the module gives {seen.get(name)} but the analysis says {want}")
+            raise BuildError(f"{name}: the module gives {seen.get(name)} but the analysis says {want}", code="E0707")
     if x.grad is None:
-        raise BuildError("the backward pass did not reach the input")
+        raise BuildError("the backward pass did not reach the input", code="E0707")
     return sum(len(v) for v in seen.values())
 
 
@@ -320,15 +321,15 @@ def load_weights(module: nn.Module, path: str) -> None:
 
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
-            raise BuildError(f"--weights {path} is not a regular file (a folder, a device or a pipe)")
+            raise BuildError(f"--weights {path} is not a regular file (a folder, a device or a pipe)", code="E0704")
     except OSError as err:
-        raise BuildError(f"cannot read weights from {path}: {err.strerror}") from None
+        raise BuildError(f"cannot read weights from {path}: {err.strerror}", code="E0704") from None
     not_checkpoint = BuildError(f"{path} is not a PyTorch checkpoint",
-                                hint="--weights reads a state_dict saved with torch.save(module.state_dict(), FILE)")
+                                hint="--weights reads a state_dict saved with torch.save(module.state_dict(), FILE)", code="E0704")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as err:
-        raise BuildError(f"cannot read weights from {path}: {err.strerror or err}") from None
+        raise BuildError(f"cannot read weights from {path}: {err.strerror or err}", code="E0704") from None
     except (RuntimeError, ValueError, EOFError, IndexError, KeyError, TypeError, AttributeError,
             pickle.UnpicklingError, UnicodeDecodeError, MemoryError):  # what torch.load raises on other files
         raise not_checkpoint from None
@@ -348,7 +349,7 @@ def load_weights(module: nn.Module, path: str) -> None:
                 shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
                 parts.append(f"{len(keys)} key{'s' if len(keys) != 1 else ''} {what}: {shown}")
         raise BuildError(f"the weights in {path} do not fit the spec: " + "; ".join(parts),
-                         hint="the spec's layer names are the state_dict keys (see `archdsl analyze`)")
+                         hint="the spec's layer names are the state_dict keys (see `archdsl analyze`)", code="E0704")
     module.load_state_dict(state, strict=True)
     return len(state)
 
@@ -363,7 +364,7 @@ def _example(module: nn.Module, input_shape: tuple, device: str, batch: int = 2)
 def _refuse_meta(module: nn.Module, what: str) -> None:
     if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
         raise BuildError(f"{what} of a module on the meta device would have no weights",
-                         hint="build on --device cpu (or cuda) to write it")
+                         hint="build on --device cpu (or cuda) to write it", code="E0705")
 
 
 def _batch_dim():
@@ -377,7 +378,7 @@ def export_program(module: nn.Module, input_shape: tuple, path: str, device: str
     try:
         program = torch.export.export(module.eval(), (_example(module, input_shape, device),), dynamic_shapes=_batch_dim())
     except Exception as err:  # torch's own message, first line: the cause, without its traceback
-        raise BuildError(f"torch.export could not export the module: {str(err).splitlines()[0]}") from None
+        raise BuildError(f"torch.export could not export the module: {str(err).splitlines()[0]}", code="E0706") from None
     with warnings.catch_warnings():
         # torch.export.save groups tensors that share storage (a folded conv's weight and bias)
         # and warns that it keeps the first when none covers the storage: harmless here
@@ -416,7 +417,7 @@ def export_onnx(module: nn.Module, input_shape: tuple, path: str, device: str = 
             __import__(package)
         except ImportError:
             raise BuildError(f"writing ONNX needs the {package} package, which is not installed",
-                             hint="pip install 'archdsl[onnx]' (onnx, onnxscript and onnxruntime)") from None
+                             hint="pip install 'archdsl[onnx]' (onnx, onnxscript and onnxruntime)", code="E0706") from None
     module = module.eval()
     example = _example(module, input_shape, device)
     with torch.no_grad():
@@ -428,7 +429,7 @@ def export_onnx(module: nn.Module, input_shape: tuple, path: str, device: str = 
             torch.onnx.export(module, (example,), path, input_names=["input"], output_names=names,
                               dynamic_shapes=_batch_dim(), dynamo=True, external_data=False)
     except Exception as err:  # torch's own message, first line
-        raise BuildError(f"torch.onnx could not export the module: {str(err).splitlines()[0]}") from None
+        raise BuildError(f"torch.onnx could not export the module: {str(err).splitlines()[0]}", code="E0706") from None
     return check_onnx(module, path, input_shape, device)
 
 
@@ -454,9 +455,9 @@ def check_onnx(module: nn.Module, path: str, input_shape: tuple, device: str = "
     for w, g in zip(want, got):
         g = torch.from_numpy(g).float()
         if tuple(g.shape) != tuple(w.shape):
-            raise BuildError(f"the ONNX model gives shape {tuple(g.shape)} where the module gives {tuple(w.shape)}")
+            raise BuildError(f"the ONNX model gives shape {tuple(g.shape)} where the module gives {tuple(w.shape)}", code="E0706")
         scale = max(w.abs().max().item(), 1e-12)
         worst = max(worst, (g - w).abs().max().item() / scale)
     if worst > tolerance:
-        raise BuildError(f"the ONNX model's outputs differ from the module's by {worst:.1e} of the largest output")
+        raise BuildError(f"the ONNX model's outputs differ from the module's by {worst:.1e} of the largest output", code="E0706")
     return f"checked with onnxruntime on a batch of {batch}: outputs within {worst:.1e} of the module's"

@@ -107,7 +107,7 @@ class Maxout(Activation):
     def infer(self, a, ins):
         (shape,) = ins
         if shape[0] % a["pieces"]:
-            raise OpError(f"maxout {a['pieces']} needs the channels ({shape[0]}) to be a multiple of {a['pieces']}")
+            raise OpError(f"maxout {a['pieces']} needs the channels ({shape[0]}) to be a multiple of {a['pieces']}", code="E0505")
         return (shape[0] // a["pieces"],) + shape[1:], {"pieces": a["pieces"]}
 
     def other_ops(self, r, ins, out):

@@ -27,7 +27,7 @@ class Arg:
 
         def fail(expected: str):
             shown = "yes" if value is True else "no" if value is False else "x".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            return ExpandError(f"{op_name} {self.name} must be {expected}, not {shown}", span)
+            return ExpandError(f"{op_name} {self.name} must be {expected}, not {shown}", span, code="E0201")
 
         is_int = isinstance(value, int) and not isinstance(value, bool)
         if kind == "any":

@@ -39,9 +39,9 @@ INPUT, OUTPUT = Input(0), "output"  # a layer keeps its (first) input or its out
 class OpError(Exception):
     """Raised by a shape rule; the shapes pass adds the layer's span."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, code: str | None = None):
         super().__init__(message)
-        self.message, self.hint = message, hint
+        self.message, self.hint, self.code = message, hint, code
 
 
 class Op:
@@ -205,9 +205,10 @@ def need_spatial(op: str, shape: tuple) -> int:
         raise OpError(
             f"{op} needs an input with spatial dimensions, but its input is the flat vector [{shape[0]}]",
             hint="a layer before it (fc or flatten) has already flattened the tensor",
+            code="E0503",
         )
     if rank > 3:
-        raise OpError(f"{op} supports 1, 2 or 3 spatial dimensions, not {rank}")
+        raise OpError(f"{op} supports 1, 2 or 3 spatial dimensions, not {rank}", code="E0504")
     return rank
 
 
@@ -217,7 +218,8 @@ def per_dim(value, rank: int, what: str) -> tuple[int, ...]:
         return (value,) * rank
     if len(value) != rank:
         raise OpError(
-            f"{what} {'x'.join(map(str, value))} has {len(value)} dimensions but the input has {rank} spatial dimension{'s' if rank != 1 else ''}"
+            f"{what} {'x'.join(map(str, value))} has {len(value)} dimensions but the input has {rank} spatial dimension{'s' if rank != 1 else ''}",
+            code="E0504",
         )
     return tuple(value)
 
@@ -241,4 +243,5 @@ def check_positive(op: str, out: tuple, ins: tuple, what: str = "output") -> Non
         raise OpError(
             f"the {what} of {op} would be {fmt_size(out)}: a size reaches zero (input {fmt_size(ins)})",
             hint="the input is too small for this kernel and stride; use padding or a smaller kernel",
+            code="E0501",
         )

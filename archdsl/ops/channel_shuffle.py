@@ -20,9 +20,9 @@ class ChannelShuffle(Op):
     def infer(self, a, ins):
         (shape,) = ins
         if len(shape) < 2:
-            raise OpError(f"channel_shuffle needs channels, but its input is the flat vector [{shape[0]}]")
+            raise OpError(f"channel_shuffle needs channels, but its input is the flat vector [{shape[0]}]", code="E0503")
         if shape[0] % a["groups"]:
-            raise OpError(f"channel_shuffle {a['groups']} needs the channels ({shape[0]}) to be a multiple of {a['groups']}")
+            raise OpError(f"channel_shuffle {a['groups']} needs the channels ({shape[0]}) to be a multiple of {a['groups']}", code="E0505")
         return shape, {"groups": a["groups"]}
 
     def other_ops(self, r, ins, out):

@@ -28,11 +28,11 @@ class Chunk(Op):
     def infer(self, a, ins):
         (shape,) = ins
         if len(shape) < 2:
-            raise OpError(f"chunk cuts channels, but its input is the flat vector [{shape[0]}]")
+            raise OpError(f"chunk cuts channels, but its input is the flat vector [{shape[0]}]", code="E0503")
         c, n, i = shape[0], a["chunks"], a["index"]
         if i >= n or chunk_channels(c, n, i) <= 0:
             raise OpError(f"chunk {n} {i}: {c} channels cut into {n} parts of {-(-c // n)} have no part {i}",
-                          hint=f"the parts are numbered from 0 to {min(n, -(-c // -(-c // n))) - 1}")
+                          hint=f"the parts are numbered from 0 to {min(n, -(-c // -(-c // n))) - 1}", code="E0505")
         return (chunk_channels(c, n, i),) + shape[1:], {"chunks": n, "index": i}
 
     def other_ops(self, r, ins, out):

@@ -63,7 +63,7 @@ class Conv(Op):
         cin, cout = shape[0], a["filters"]
         groups = cin if a["depthwise"] else a["groups"]
         if cin % groups or cout % groups:
-            raise OpError(f"groups={groups} must divide both the input channels ({cin}) and the filters ({cout})")
+            raise OpError(f"groups={groups} must divide both the input channels ({cin}) and the filters ({cout})", code="E0505")
         k = per_dim(a["kernel"], rank, "kernel")
         s = per_dim(a["stride"], rank, "stride")
         d = per_dim(a["dilation"], rank, "dilation")
@@ -160,7 +160,7 @@ class ConvTranspose(Conv):
         op = per_dim(a["outpad"], rank, "output padding")
         for o, ss, dd in zip(op, s, d):
             if o >= max(ss, dd):
-                raise OpError(f"output padding {o} must be smaller than the stride ({ss}) or the dilation ({dd})")
+                raise OpError(f"output padding {o} must be smaller than the stride ({ss}) or the dilation ({dd})", code="E0507")
         out_sp = tuple((n - 1) * ss - 2 * pp + dd * (kk - 1) + o + 1 for n, ss, pp, dd, kk, o in zip(spatial, s, p, d, k, op))
         check_positive("convT", out_sp, spatial)
         r = {"in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": s, "padding": p,

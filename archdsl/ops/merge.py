@@ -29,7 +29,8 @@ class Concat(Op):
         for i, s in enumerate(ins[1:], 2):
             if len(s) != len(first) or s[1:] != first[1:]:
                 raise OpError(
-                    f"every branch must have the same spatial size, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}"
+                    f"every branch must have the same spatial size, but branch 1 gives {_slide(first)} and branch {i} gives {_slide(s)}",
+                    code="E0502",
                 )
         return (sum(s[0] for s in ins),) + first[1:], {}
 
@@ -60,6 +61,7 @@ class Add(Op):
                     hint="to scale one branch by the other (a gate of size 1 broadcast over the map), write `mul { ... }`"
                     if broadcasts else
                     "a residual branch that changes channels or stride needs a projection (1x1 conv) on the shortcut",
+                    code="E0502",
                 )
         return first, {}
 

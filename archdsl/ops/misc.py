@@ -19,7 +19,7 @@ class Dropout(Op):
 
     def infer(self, a, ins):
         if not 0 <= a["p"] <= 1:
-            raise OpError(f"dropout probability {a['p']} is not between 0 and 1")
+            raise OpError(f"dropout probability {a['p']} is not between 0 and 1", code="E0507")
         return ins[0], {"p": a["p"]}
 
     def other_ops(self, r, ins, out):
@@ -79,9 +79,9 @@ class Upsample(Op):
         if mode != "nearest":
             mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
             if a["mode"] not in ("bilinear", mode):
-                raise OpError(f"mode {a['mode']} does not fit a {rank}D input; use {mode}")
+                raise OpError(f"mode {a['mode']} does not fit a {rank}D input; use {mode}", code="E0504")
         if (a["scale"] is None) == (a["size"] is None):
-            raise OpError("upsample needs either a scale (upsample 2) or a size (size=56x56), not both")
+            raise OpError("upsample needs either a scale (upsample 2) or a size (size=56x56), not both", code="E0507")
         if a["scale"] is not None:
             scale = per_dim(a["scale"], rank, "scale")
             out_sp = tuple(n * f for n, f in zip(shape[1:], scale))
@@ -175,7 +175,7 @@ class Crop(Op):
         rank = need_spatial("crop", shape)
         size = per_dim(a["size"], rank, "size")
         if any(s > n for s, n in zip(size, shape[1:])):
-            raise OpError(f"cannot crop {fmt_size(shape[1:])} to the larger size {fmt_size(size)}")
+            raise OpError(f"cannot crop {fmt_size(shape[1:])} to the larger size {fmt_size(size)}", code="E0507")
         offsets = tuple((n - s) // 2 for n, s in zip(shape[1:], size))
         return (shape[0],) + size, {"size": size, "offset": offsets, "dims": rank}
 

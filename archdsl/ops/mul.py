@@ -19,6 +19,7 @@ def broadcast(shapes: list[tuple]) -> tuple:
                 f"the branches do not broadcast: branch 1 gives {_slide(shapes[0])} and branch {i} gives {_slide(s)}",
                 hint="each dimension must be equal in every branch, or 1 in all but one of them "
                      "(a squeeze-and-excitation gate is [1x1xC] against [HxWxC])",
+                code="E0502",
             )
         out = [max(a, b) for a, b in zip(out, s)]
     return tuple(out)

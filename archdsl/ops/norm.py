@@ -58,7 +58,7 @@ class LayerNorm(Op):
         (shape,) = ins
         dims = a["dims"] or len(shape)
         if dims > len(shape):
-            raise OpError(f"layernorm dims={dims}: its input has only {len(shape)} dimensions")
+            raise OpError(f"layernorm dims={dims}: its input has only {len(shape)} dimensions", code="E0504")
         return shape, {**a, "normalized_shape": shape[len(shape) - dims:]}
 
     def params(self, r, ins, out):
@@ -97,7 +97,7 @@ class GroupNorm(Op):
     def infer(self, a, ins):
         (shape,) = ins
         if shape[0] % a["groups"]:
-            raise OpError(f"groupnorm {a['groups']} needs the channels ({shape[0]}) to be a multiple of the groups")
+            raise OpError(f"groupnorm {a['groups']} needs the channels ({shape[0]}) to be a multiple of the groups", code="E0505")
         return shape, {**a, "num_groups": a["groups"], "num_channels": shape[0]}
 
     def params(self, r, ins, out):

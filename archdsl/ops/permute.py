@@ -24,9 +24,9 @@ class Permute(Op):
         order = a["order"]
         if len(order) != len(shape) + 1 or sorted(order) != list(range(len(shape) + 1)):
             raise OpError(f"permute {' '.join(map(str, order))} must order the {len(shape) + 1} dimensions "
-                          f"0 to {len(shape)} (the batch and {'x'.join(map(str, shape))}), each once")
+                          f"0 to {len(shape)} (the batch and {'x'.join(map(str, shape))}), each once", code="E0504")
         if order[0] != 0:
-            raise OpError("permute must keep the batch (dimension 0) first")
+            raise OpError("permute must keep the batch (dimension 0) first", code="E0504")
         return tuple(shape[d - 1] for d in order[1:]), {"dims": tuple(order)}
 
     @staticmethod

@@ -36,10 +36,10 @@ class MaxPool(Op):
         k_eff = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
         for pp, kk in zip(p, k):
             if pp > kk // 2:
-                raise OpError(f"padding {pp} is more than half the kernel ({kk}); PyTorch refuses it")
+                raise OpError(f"padding {pp} is more than half the kernel ({kk}); PyTorch refuses it", code="E0507")
         if self.name == "avgpool" and rank == 3 and any(n < kk for n, kk in zip(shape[1:], k)):
             # avg_pool3d checks the unpadded input against the kernel (1D and 2D do not)
-            raise OpError(f"the input {fmt_size(shape[1:])} is smaller than the kernel {fmt_size(k)}; PyTorch's 3D average pooling refuses it")
+            raise OpError(f"the input {fmt_size(shape[1:])} is smaller than the kernel {fmt_size(k)}; PyTorch's 3D average pooling refuses it", code="E0507")
         results = [sliding(n, ke, ss, pp, pp, a["ceil"]) for n, ke, ss, pp in zip(shape[1:], k_eff, s, p)]
         out_sp = tuple(o for o, _ in results)
         check_positive(self.name, out_sp, shape[1:])

@@ -23,7 +23,7 @@ class StochasticDepth(Op):
 
     def infer(self, a, ins):
         if not 0 <= a["p"] <= 1:
-            raise OpError(f"stochastic_depth probability {a['p']:g} is not between 0 and 1")
+            raise OpError(f"stochastic_depth probability {a['p']:g} is not between 0 and 1", code="E0507")
         return ins[0], {"p": a["p"], "mode": a["mode"]}
 
     def other_ops(self, r, ins, out):

@@ -1,13 +1,15 @@
 """Shape inference: every node's output shape and resolved attributes, PyTorch's rules exactly.
 
 Errors: a size that reaches zero, a merge of mismatched shapes, a failed `[HxWxC]` assertion.
+Each error is said and the pass goes on: a layer after a failed one (or after a failed assertion)
+is skipped, so every error of independent branches is said once, and none follows from another.
 Warnings: a stride that does not fit and leaves input positions unread.
 """
 from __future__ import annotations
 
 from math import prod
 
-from ..errors import LimitError, ShapeError, Warning_
+from ..errors import Errors, LimitError, ShapeError, Warning_
 from ..limits import MAX_ELEMENTS
 from ..ir import Graph
 from ..ops import OPS, OpError
@@ -22,22 +24,40 @@ def infer_shapes(graph: Graph) -> None:
     """node.shape and node.resolved for every node; graph.warnings."""
     nodes = graph.nodes
     warnings: list[Warning_] = []
+    errors, failed = Errors(), set()  # failed: nodes with an error, and every node after one
+    checks: dict[int, list] = {}
+    for check in graph.assertions:
+        checks.setdefault(check.node, []).append(check)
     for node in nodes:
+        if failed and any(i in failed for i in node.inputs):
+            failed.add(node.id)
+            continue
         ins = [nodes[i].shape for i in node.inputs]
         try:
             out, r = OPS[node.op].infer(node.attrs, ins)
-        except OpError as err:
-            raise ShapeError(f"{node.name}: {err.message}", node.span, err.hint) from None
-        if prod(out) > MAX_ELEMENTS:
-            raise LimitError(f"{node.name} would output {prod(out):,} elements per sample; the limit is {MAX_ELEMENTS:,}", node.span)
+            if prod(out) > MAX_ELEMENTS:
+                raise LimitError(f"{node.name} would output {prod(out):,} elements per sample; the limit is {MAX_ELEMENTS:,}",
+                                 node.span, code="E0612")
+        except (OpError, LimitError) as err:
+            if isinstance(err, OpError):
+                err = ShapeError(f"{node.name}: {err.message}", node.span, err.hint, code=err.code)
+            err.trace = node.trace
+            failed.add(node.id)
+            errors.add(err)
+            continue
         if r.get("dropped"):
             warnings.append(_dropped_warning(node, r))
         node.shape, node.resolved = out, r
-    for check in graph.assertions:
-        got = slide_order(nodes[check.node].shape)
-        if tuple(check.dims) != got:
-            node = nodes[check.node]
-            raise ShapeError(f"{node.name} gives [{fmt_size(got)}], but the spec expects [{fmt_size(check.dims)}]", check.span)
+        for check in checks.get(node.id, ()):
+            got = slide_order(out)
+            if tuple(check.dims) != got:
+                err = ShapeError(f"{node.name} gives [{fmt_size(got)}], but the spec expects [{fmt_size(check.dims)}]",
+                                 check.span, code="E0506")
+                err.trace = node.trace
+                failed.add(node.id)
+                errors.add(err)
+                break
+    errors.check()
     graph.warnings = warnings
 
 
@@ -61,4 +81,6 @@ def _dropped_warning(node, r) -> Warning_:
         f"{node.name}: stride {r['dropped'][0]['s']} does not fit {'; '.join(parts)}: the last {' and '.join(rests)} of its input {verb} never read",
         node.span,
         "change the padding or the stride so that the division is exact",
+        trace=node.trace,
+        code="W0001",
     )

@@ -50,14 +50,14 @@ def load(directory: str) -> dict:
     path = os.path.join(directory, NAME) if os.path.isdir(directory) else directory
     if not os.path.isfile(path):
         raise UsageError(f"--resume {directory}: no checkpoint there (looked for {path})",
-                         hint="--resume takes the --out folder of an earlier `archdsl train`")
+                         hint="--resume takes the --out folder of an earlier `archdsl train`", code="E0802")
     try:
         # not weights_only: the checkpoint holds Python's and NumPy's generator states, written by us
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # a truncated or foreign file: unpickling raises many kinds
-        raise UsageError(f"--resume {directory}: cannot read {path} ({err})") from None
+        raise UsageError(f"--resume {directory}: cannot read {path} ({err})", code="E0802") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise UsageError(f"--resume {directory}: {path} is not a checkpoint of archdsl train")
+        raise UsageError(f"--resume {directory}: {path} is not a checkpoint of archdsl train", code="E0802")
     return state
 
 
@@ -71,17 +71,17 @@ def load_matching(module: torch.nn.Module, path: str) -> tuple[int, list[str]]:
         try:  # a checkpoint of archdsl train holds generator states: not weights_only
             state = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as err:
-            raise UsageError(f"--weights {path}: cannot read it ({err})") from None
+            raise UsageError(f"--weights {path}: cannot read it ({err})", code="E0704") from None
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
-        raise UsageError(f"--weights {path}: the file holds no state_dict")
+        raise UsageError(f"--weights {path}: the file holds no state_dict", code="E0704")
     own = module.state_dict()
     fits = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     if not fits:
         raise UsageError(f"--weights {path}: none of its {len(state)} tensors has a name and shape of the spec",
-                         hint="the spec's layer names are the state_dict keys (see `archdsl analyze`)")
+                         hint="the spec's layer names are the state_dict keys (see `archdsl analyze`)", code="E0704")
     module.load_state_dict(fits, strict=False)
     notes = []
     other = [f"{k} {'x'.join(map(str, state[k].shape))} (the spec's is {'x'.join(map(str, own[k].shape))})"

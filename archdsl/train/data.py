@@ -75,21 +75,21 @@ def load(source: str | None, input_shape: tuple, download: bool = True) -> Data:
         return _folder(source, input_shape)
     if not os.path.isfile(source):
         raise UsageError(f"--data {source}: no such file or folder",
-                         hint="an .npz with arrays x and y, a folder of class folders, or torchvision:MNIST")
+                         hint="an .npz with arrays x and y, a folder of class folders, or torchvision:MNIST", code="E0801")
     if not source.endswith(".npz"):
         raise UsageError(f"--data {source}: not an .npz file or a folder",
-                         hint="an .npz with arrays x and y, a folder of class folders, or torchvision:MNIST")
+                         hint="an .npz with arrays x and y, a folder of class folders, or torchvision:MNIST", code="E0801")
     try:
         with np.load(source) as f:
             x, y = f["x"], f["y"]
     except KeyError:
-        raise UsageError(f"--data {source}: the file needs two arrays, x (the samples) and y (their classes)") from None
+        raise UsageError(f"--data {source}: the file needs two arrays, x (the samples) and y (their classes)", code="E0801") from None
     except (OSError, ValueError) as err:
-        raise UsageError(f"--data {source}: cannot read it as .npz ({err})") from None
+        raise UsageError(f"--data {source}: cannot read it as .npz ({err})", code="E0801") from None
     if len(x) != len(y) or y.ndim != 1:
-        raise UsageError(f"--data {source}: x has {len(x)} samples but y is not one class per sample (shape {y.shape})")
+        raise UsageError(f"--data {source}: x has {len(x)} samples but y is not one class per sample (shape {y.shape})", code="E0801")
     if not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
-        raise UsageError(f"--data {source}: y must hold class numbers 0, 1, 2, ... (it is {y.dtype})")
+        raise UsageError(f"--data {source}: y must hold class numbers 0, 1, 2, ... (it is {y.dtype})", code="E0801")
     scale = 255.0 if x.dtype == np.uint8 else 1.0
     return _from_arrays(os.path.basename(source), x.astype(np.float32) / scale, y, input_shape)
 
@@ -106,7 +106,7 @@ def _from_arrays(name: str, x: np.ndarray, y: np.ndarray, input_shape: tuple) ->
         size = tuple(x.shape[1:])
         x = resize(x.permute(0, 3, 1, 2), input_shape, size, name)
     else:
-        raise UsageError(f"--data {name}: x has shape {tuple(x.shape)}; write (N, H, W), (N, H, W, C) or (N, D)")
+        raise UsageError(f"--data {name}: x has shape {tuple(x.shape)}; write (N, H, W), (N, H, W, C) or (N, D)", code="E0801")
     y = torch.from_numpy(y.astype(np.int64))
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(SPLIT_SEED))
     cut = len(y) - int(round(len(y) * HELD_OUT))
@@ -125,7 +125,7 @@ def check_fits(input_shape: tuple, size: tuple, name: str) -> None:
     if len(size) == 1:
         if tuple(input_shape) != size:
             raise UsageError(f"the spec expects {spec} but the data ({name}) is vectors of {size[0]}",
-                             hint=f"--input {size[0]} gives the spec the data's size")
+                             hint=f"--input {size[0]} gives the spec the data's size", code="E0801")
         return
     channels = size[-1]
     if len(input_shape) != 3 or input_shape[0] != channels:
@@ -133,7 +133,7 @@ def check_fits(input_shape: tuple, size: tuple, name: str) -> None:
                 f"{'s' if channels != 1 else ''}" if len(input_shape) == 3 else
                 f"--input {size[0]}x{size[1]}x{channels} gives the spec image input")
         raise UsageError(f"the spec expects {spec} but the data ({name}) is {fmt_size(size)}: "
-                         f"images are resized to the spec's height and width, their channels must match", hint=hint)
+                         f"images are resized to the spec's height and width, their channels must match", hint=hint, code="E0801")
 
 
 def resize(x: torch.Tensor, input_shape: tuple, size: tuple, name: str) -> torch.Tensor:
@@ -173,19 +173,19 @@ def _folder(root: str, input_shape: tuple) -> Data:
         import PIL  # noqa: F401
     except ModuleNotFoundError:
         raise UsageError(f"--data {root}: reading an image folder needs Pillow, which is not installed",
-                         hint="pip install 'archdsl[train]'") from None
+                         hint="pip install 'archdsl[train]'", code="E0801") from None
     classes = sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith("."))
     if not classes:
-        raise UsageError(f"--data {root}: the folder has no sub-folders; put each class's images in a folder of its own")
+        raise UsageError(f"--data {root}: the folder has no sub-folders; put each class's images in a folder of its own", code="E0801")
     files = []
     for label, cls in enumerate(classes):
         for dirpath, _, names in sorted(os.walk(os.path.join(root, cls))):
             files += [(os.path.join(dirpath, n), label) for n in sorted(names) if n.lower().endswith(IMAGE_SUFFIXES)]
     if len(files) < 2:
-        raise UsageError(f"--data {root}: found {len(files)} image{'s' if len(files) != 1 else ''} in {len(classes)} class folders")
+        raise UsageError(f"--data {root}: found {len(files)} image{'s' if len(files) != 1 else ''} in {len(classes)} class folders", code="E0801")
     if len(input_shape) != 3 or input_shape[0] not in (1, 3, 4):
         raise UsageError(f"the spec expects {fmt_size(slide_order(input_shape))} but the data ({root}) is images",
-                         hint="an image spec has an input HxWxC with 1, 3 or 4 channels")
+                         hint="an image spec has an input HxWxC with 1, 3 or 4 channels", code="E0801")
     order = torch.randperm(len(files), generator=torch.Generator().manual_seed(SPLIT_SEED)).tolist()
     cut = len(files) - max(1, int(round(len(files) * HELD_OUT)))
     name = os.path.basename(os.path.normpath(root))
@@ -221,11 +221,11 @@ def _torchvision(name: str, input_shape: tuple, download: bool) -> Data:
         import torchvision.datasets as tvd
     except ModuleNotFoundError:
         raise UsageError(f"--data torchvision:{name}: torchvision is not installed",
-                         hint="pip install torchvision (the version that matches your torch)") from None
+                         hint="pip install torchvision (the version that matches your torch)", code="E0801") from None
     cls = getattr(tvd, name, None)
     if not isinstance(cls, type):
         raise UsageError(f"--data torchvision:{name}: torchvision has no data set {name}",
-                         hint="MNIST, FashionMNIST, KMNIST, CIFAR10, CIFAR100, SVHN ...")
+                         hint="MNIST, FashionMNIST, KMNIST, CIFAR10, CIFAR100, SVHN ...", code="E0801")
     root = os.path.join(os.environ.get("ARCHDSL_DATA", os.path.expanduser("~/.cache/archdsl")), name)
     try:
         if name == "SVHN":
@@ -234,7 +234,7 @@ def _torchvision(name: str, input_shape: tuple, download: bool) -> Data:
             train, val = cls(root, train=True, download=download), cls(root, train=False, download=download)
     except (OSError, RuntimeError) as err:  # no network, a refused download, a missing file
         raise UsageError(f"--data torchvision:{name}: cannot download or read it into {root} ({err})",
-                         hint="download it on a machine with a network and copy the folder here, or set ARCHDSL_DATA") from None
+                         hint="download it on a machine with a network and copy the folder here, or set ARCHDSL_DATA", code="E0801") from None
     image = np.asarray(train[0][0])
     size = tuple(image.shape) if image.ndim == 3 else (*image.shape, 1)
     check_fits(input_shape, size, name)

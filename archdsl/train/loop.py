@@ -83,11 +83,11 @@ def check_output(analysis, classes: int, spec: str) -> None:
     hint = f"--set classes={classes} where the spec's last layer is `fc classes`; else end it with `fc {classes}`"
     if len(outputs) != 1:
         names = ", ".join(name for name, _ in outputs)
-        raise UsageError(f"{spec} has {len(outputs)} outputs ({names}); training needs one vector of class scores")
+        raise UsageError(f"{spec} has {len(outputs)} outputs ({names}); training needs one vector of class scores", code="E0803")
     name, shape = outputs[0]
     if tuple(shape) != (classes,):
         raise UsageError(f"{spec} ends in {name} [{fmt_size(slide_order(shape))}], not a vector of scores "
-                         f"for the data's {classes} classes", hint=hint)
+                         f"for the data's {classes} classes", hint=hint, code="E0803")
 
 
 def state_hash(module: torch.nn.Module) -> str:
@@ -103,7 +103,7 @@ def resolve_device(device: str | None) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: this machine has no CUDA device (or this PyTorch was built without CUDA)",
-                         hint="leave --device out: cuda where there is one, else cpu")
+                         hint="leave --device out: cuda where there is one, else cpu", code="E0804")
     return device
 
 
@@ -118,7 +118,7 @@ def run(config: Config, overrides: dict | None = None) -> Result:
     device_name = resolve_device(config.device)
     if config.amp == "fp16" and device_name != "cuda":
         raise UsageError("--amp fp16 needs a CUDA device: on the CPU, autocast is for bfloat16",
-                         hint="--amp bf16")
+                         hint="--amp bf16", code="E0804")
     world, device = distributed.setup(device_name)
     try:
         return _train(config, saved, world, device)
@@ -136,7 +136,7 @@ def _train(config: Config, saved: dict | None, world, device: torch.device) -> R
     check_output(analysis, data.classes, label)
     if len(data.train) < config.batch * world.size:
         raise UsageError(f"the training set has {len(data.train):,} samples, fewer than one step's "
-                         f"{config.batch * world.size:,} (--batch {config.batch} x {world.size} processes)")
+                         f"{config.batch * world.size:,} (--batch {config.batch} x {world.size} processes)", code="E0803")
 
     torch.manual_seed(config.seed)
     memory_format = "channels_last" if config.channels_last and len(analysis.input_shape) == 3 else None
@@ -146,7 +146,7 @@ def _train(config: Config, saved: dict | None, world, device: torch.device) -> R
         report.line(f"weights: {loaded:,} tensors from {config.weights}" + "".join(f"; {n}" for n in notes))
     params = [p for p in base.parameters() if p.requires_grad]
     if not params:
-        raise UsageError(f"{label}: every layer is frozen, so nothing would train", hint="remove a `freeze` line")
+        raise UsageError(f"{label}: every layer is frozen, so nothing would train", hint="remove a `freeze` line", code="E0803")
     optimizer = make_optimizer(config, params)
     sampler = distributed.Sampler(data.train, world, config.batch, config.seed)
     steps_per_epoch = len(data.train) // (config.batch * world.size)

@@ -34,7 +34,7 @@ def bind_layer_args(op: Op, args, env: Env, written: str, positional_ok=True) ->
                 value = evaluate(value_expr, env, symbols=op.arg(name).kind in ("choice", "act", "pad"))
         elif isinstance(arg, A.Stride):
             if not op.takes_stride:
-                raise ExpandError(f"{op.name} has no stride", arg.span)
+                raise ExpandError(f"{op.name} has no stride", arg.span, code="E0205")
             name, value = "stride", evaluate(arg.value, env)
         else:
             name = arg.name
@@ -44,29 +44,30 @@ def bind_layer_args(op: Op, args, env: Env, written: str, positional_ok=True) ->
                 raise ExpandError(
                     f"{op.name} has no option '{name}'", arg.span,
                     did_you_mean(name, options) or (f"its options are: {', '.join(options)}" if options else f"{op.name} takes no options"),
+                    code="E0102",
                 )
             value = evaluate(arg.value, env, symbols=True)
             if name in free:
                 free.remove(name)
         if name in given:
-            raise ExpandError(f"'{name}' is given twice", arg.span)
+            raise ExpandError(f"'{name}' is given twice", arg.span, code="E0204")
         given[name] = (op.arg(name).coerce(op.name, value, arg.span), arg.span)
     return given
 
 
 def _too_many(op, arg, written, positional_ok, value_expr, env):
     if not positional_ok:
-        return ExpandError("`set` takes options such as act=relu or bn, not sizes", arg.span)
+        return ExpandError("`set` takes options such as act=relu or bn, not sizes", arg.span, code="E0203")
     if isinstance(value_expr, A.Var) and op.arg(value_expr.name) is not None and op.arg(value_expr.name).flag:
         name = value_expr.name
-        return ExpandError(f"'{name}' here is a value, not the flag {name}", arg.span, f"write {name}={name} to pass it as the option")
+        return ExpandError(f"'{name}' here is a value, not the flag {name}", arg.span, f"write {name}={name} to pass it as the option", code="E0206")
     if isinstance(value_expr, A.Var) and value_expr.name not in env.names():
         flags = [a.name for a in op.args if a.flag]
-        return ExpandError(f"unknown name '{value_expr.name}'", arg.span, did_you_mean(value_expr.name, flags + sorted(env.names())))
+        return ExpandError(f"unknown name '{value_expr.name}'", arg.span, did_you_mean(value_expr.name, flags + sorted(env.names())), code="E0103")
     usage = " ".join(op.positional)
     return ExpandError(f"{written} takes {len(op.positional)} plain argument{'s' if len(op.positional) != 1 else ''}"
                        f"{' (' + usage + ')' if usage else ''}; this one is extra", arg.span,
-                       "options are written name=value")
+                       "options are written name=value", code="E0203")
 
 
 def fill_defaults(op: Op, given: dict, defaults: dict, call) -> dict:
@@ -80,7 +81,7 @@ def fill_defaults(op: Op, given: dict, defaults: dict, call) -> dict:
             attrs[spec.name] = kind_defaults[spec.name]
         elif spec.default is REQUIRED:
             usage = " ".join(op.positional)
-            raise ExpandError(f"{op.name} needs {spec.name}", call.span, f"write `{op.name} {usage}`, e.g. {f'`{op.example}`' if op.example else op.name}")
+            raise ExpandError(f"{op.name} needs {spec.name}", call.span, f"write `{op.name} {usage}`, e.g. {f'`{op.example}`' if op.example else op.name}", code="E0202")
         else:
             attrs[spec.name] = spec.default
     return attrs
@@ -95,18 +96,18 @@ def bind_block_args(defn: A.Def, call: A.Call, env: Env, scope: Scope, globals_e
     for arg in call.args:
         if isinstance(arg, A.Positional):
             if not free:
-                raise ExpandError(f"block '{defn.name}' takes {len(defn.params)} argument{'s' if len(defn.params) != 1 else ''}; this one is extra", arg.span)
+                raise ExpandError(f"block '{defn.name}' takes {len(defn.params)} argument{'s' if len(defn.params) != 1 else ''}; this one is extra", arg.span, code="E0203")
             name = free.pop(0)
         elif isinstance(arg, A.Stride):
             if "stride" not in params:
-                raise ExpandError(f"block '{defn.name}' has no parameter named stride", arg.span)
+                raise ExpandError(f"block '{defn.name}' has no parameter named stride", arg.span, code="E0205")
             name = "stride"
         else:
             name = arg.name
             if name not in params:
-                raise ExpandError(f"block '{defn.name}' has no parameter '{name}'", arg.span, did_you_mean(name, params))
+                raise ExpandError(f"block '{defn.name}' has no parameter '{name}'", arg.span, did_you_mean(name, params), code="E0102")
         if name in values:
-            raise ExpandError(f"'{name}' is given twice", arg.span)
+            raise ExpandError(f"'{name}' is given twice", arg.span, code="E0204")
         if name in free:
             free.remove(name)
         if isinstance(arg.value, A.Ref):
@@ -122,7 +123,7 @@ def bind_block_args(defn: A.Def, call: A.Call, env: Env, scope: Scope, globals_e
         if p.name not in values:
             if p.default is None:
                 names = ", ".join(p.name for p in defn.params)
-                raise ExpandError(f"block '{defn.name}' needs {p.name}", call.span, f"its parameters are ({names})")
+                raise ExpandError(f"block '{defn.name}' needs {p.name}", call.span, f"its parameters are ({names})", code="E0202")
             values[p.name] = evaluate(p.default, block_env, symbols=True)
     return values, _without_defaults(shown, params, values, block_env)
 

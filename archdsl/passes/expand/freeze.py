@@ -20,4 +20,4 @@ def apply_freezes(graph: Graph, paths: list[tuple[str, Span]]) -> None:
     for path, span in paths:
         if path not in hit:
             known = set(graph.groups) | {n.name for n in nodes}
-            raise ExpandError(f"nothing is named '{path}'", span, did_you_mean(path, known))
+            raise ExpandError(f"nothing is named '{path}'", span, did_you_mean(path, known), code="E0108")

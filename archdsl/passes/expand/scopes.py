@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ... import ast as A
 from ...errors import ExpandError, Span, did_you_mean, quote
-from ..evaluate import Env, Tensor
+from ..evaluate import POISONED, Cascade, Env, Tensor
 
 
 @dataclass
@@ -75,7 +75,7 @@ def resolve(ref: A.Ref, scope: Scope, env: Env) -> int:
         hint = did_you_mean(ref.name, scope.visible() | {"input"})
         if _defined_outside(scope, ref.name):
             hint = f"a block sees only its own names: pass the tensor as an argument (`blockname @{ref.name}`)"
-        raise ExpandError(f"there is no tensor named '{ref.name}' here", ref.span, hint)
+        raise ExpandError(f"there is no tensor named '{ref.name}' here", ref.span, hint, code="E0104")
     return node
 
 
@@ -95,9 +95,12 @@ def fill_label(label: A.Label, env: Env) -> str:
     def fill(match):
         name = match.group(1)
         try:
-            return str(env.lookup(name))
+            value = env.lookup(name)
         except KeyError:
-            raise ExpandError(f"unknown name '{name}' in the label", label.span, did_you_mean(name, env.names())) from None
+            raise ExpandError(f"unknown name '{name}' in the label", label.span, did_you_mean(name, env.names()), code="E0103") from None
+        if value is POISONED:
+            raise Cascade(f"'{name}' has an error", label.span, code="E0103")
+        return str(value)
 
     name = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", fill, label.template)
     check_label(name, label.span)
@@ -118,12 +121,12 @@ def check_label(name: str, span: Span) -> None:
     if not _MODULE_NAME.fullmatch(name):
         raise ExpandError(f"the label '{quote(name)}' must be ASCII letters, digits, '_' and '-'", span,
                           "a label is a module name and part of the state_dict keys; a value filled into it must be "
-                          "a number or such a word")
+                          "a number or such a word", code="E0106")
     if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES or name.startswith("__"):
         what = ("a Python keyword" if keyword.iskeyword(name) else "reserved for Python's own names" if name.startswith("__")
                 else "an attribute of every PyTorch module")
         raise ExpandError(f"the label '{name}' is {what}, so it cannot name a layer", span,
-                          f"rename it, e.g. '{name.strip('_')}_layer'")
+                          f"rename it, e.g. '{name.strip('_')}_layer'", code="E0106")
 
 
 _RESERVED = re.compile(r"x[0-9]+$")
@@ -132,7 +135,7 @@ _RESERVED = re.compile(r"x[0-9]+$")
 def check_bindable(name: str, span: Span) -> None:
     """`x2` is a repetition wherever a layer's arguments are read, so it cannot be a name."""
     if _RESERVED.match(name):
-        raise ExpandError(f"'{name}' reads as a repetition (x2 repeats twice) and cannot be a name", span)
+        raise ExpandError(f"'{name}' reads as a repetition (x2 repeats twice) and cannot be a name", span, code="E0107")
 
 
 def network_name(path: str) -> str:
