@@ -141,7 +141,7 @@ def analyze(graph: Graph, batch: int = 1, dtype: str = "float32", optimizer: str
     counts them (docs/conventions.md, "Other tools' conventions")."""
     run = settings(batch, dtype, optimizer, device)
     if convention not in CONVENTIONS:
-        raise UsageError(f"unknown convention '{convention}'", hint="one of " + ", ".join(CONVENTIONS))
+        raise UsageError(f"unknown convention '{convention}'", hint="one of " + ", ".join(CONVENTIONS), code="E0901")
     passes.run(graph)
     rows = []
     sums = {f.name: 0 for f in FIGURES}

@@ -375,7 +375,7 @@ def _load_all(specs: tuple[str, ...], lib: tuple[str, ...]) -> list:
         try:
             nets.append(_load(spec, (), None, lib))
         except OSError as err:
-            raise UsageError(f"cannot read {spec}: {err.strerror}") from None
+            raise UsageError(f"cannot read {spec}: {err.strerror}", code="E0903") from None
     return nets
 
 
@@ -396,7 +396,7 @@ def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plo
 
     try:
         if not specs:
-            raise UsageError("compare needs at least one SPEC", hint="archdsl compare resnet18 resnet50 vgg16")
+            raise UsageError("compare needs at least one SPEC", hint="archdsl compare resnet18 resnet50 vgg16", code="E0901")
         if plot is not None:
             from .report import plot as chart
 
@@ -408,7 +408,7 @@ def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plo
     except ArchError as err:
         _fail(err)
     except OSError as err:
-        _fail(UsageError(f"cannot write {plot}: {err.strerror}"))
+        _fail(UsageError(f"cannot write {plot}: {err.strerror}", code="E0903"))
     for warning in (w for net in nets for w in net.graph.warnings):
         click.echo(warning.format(), err=True)
     if fmt == "table":
@@ -435,7 +435,7 @@ def diff(specs: tuple[str, ...], fmt: str, depth: int | None, everything: bool, 
     try:
         if len(specs) != 2:
             raise UsageError(f"diff compares two specs, A and B, not {len(specs)}",
-                             hint="archdsl diff resnet50 my_resnet50.arch; archdsl compare takes any number")
+                             hint="archdsl diff resnet50 my_resnet50.arch; archdsl compare takes any number", code="E0901")
         a, b = _load_all(specs, lib)
         result = diff_networks(a, b, depth=depth, **analysis)
     except ArchError as err:

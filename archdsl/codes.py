@@ -88,6 +88,7 @@ CODES = {
     "E0705": "a build setting the network or machine cannot take",
     "E0706": "the module cannot be exported",
     "E0707": "the built module disagrees with the analysis",
+    "E0708": "matplotlib is not installed",
     # training
     "E0801": "training data that cannot be used",
     "E0802": "a checkpoint that cannot be read",

@@ -116,15 +116,15 @@ def test_recorded_accuracies_are_torchvisions():
 def test_warnings_reach_standard_error():
     result = CliRunner().invoke(main, ["compare", "squeezenet1_0"])
     assert result.exit_code == 0
-    assert "warning:" in result.stderr and "features.0" in result.stderr
+    assert "warning[W0001]:" in result.stderr and "features.0" in result.stderr
 
 
 @pytest.mark.parametrize("args, message", [
-    (["compare"], "error: compare needs at least one SPEC"),
-    (["compare", "resnet50", "nosuch.arch"], "error: no spec 'nosuch.arch': it is neither a file nor a spec of the library"),
-    (["compare", "resnet50", "--plot", "chart.pdf"], "error: --plot chart.pdf: write a .png or an .svg file"),
-    (["compare", "resnet50", "lenet5", "--plot", "c.png", "--plot-y", "top1"], "error: --plot-y top1: lenet5 records no accuracy"),
-    (["compare", "resnet50", "--batch", "0"], "error: --batch must be at least 1, not 0"),
+    (["compare"], "error[E0901]: compare needs at least one SPEC"),
+    (["compare", "resnet50", "nosuch.arch"], "error[E0001]: no spec 'nosuch.arch': it is neither a file nor a spec of the library"),
+    (["compare", "resnet50", "--plot", "chart.pdf"], "error[E0901]: --plot chart.pdf: write a .png or an .svg file"),
+    (["compare", "resnet50", "lenet5", "--plot", "c.png", "--plot-y", "top1"], "error[E0902]: --plot-y top1: lenet5 records no accuracy"),
+    (["compare", "resnet50", "--batch", "0"], "error[E0901]: --batch must be at least 1, not 0"),
 ])
 def test_errors_are_one_sentence(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -140,7 +140,7 @@ def test_a_spec_that_does_not_analyse_is_located(tmp_path, monkeypatch):
     (tmp_path / "bad.arch").write_text("input 8x8x3\nconv 4 9x9\n")
     result = invoke("compare", "lenet5", "bad.arch")
     assert result.exit_code == 1
-    assert result.output.startswith("bad.arch:2:1: error:") and "Traceback" not in result.output
+    assert result.output.startswith("bad.arch:2:1: error[E0501]:") and "Traceback" not in result.output
 
 
 def test_plot_png_and_svg(tmp_path):
@@ -162,7 +162,7 @@ def test_plot_without_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails as if not installed
     result = invoke("compare", "resnet50", "--plot", str(tmp_path / "c.png"))
     assert result.exit_code == 1
-    assert result.output == "error: --plot needs matplotlib, which is not installed: pip install 'archdsl[plot]'\n"
+    assert result.output == "error[E0708]: --plot needs matplotlib, which is not installed: pip install 'archdsl[plot]'\n"
     assert not (tmp_path / "c.png").exists()
 
 
@@ -180,4 +180,4 @@ def test_plot_into_a_missing_folder(tmp_path):
     target = tmp_path / "nowhere" / "c.png"
     result = invoke("compare", "lenet5", "--plot", str(target))
     assert result.exit_code == 2
-    assert result.output == f"error: cannot write {target}: No such file or directory\n"
+    assert result.output == f"error[E0903]: cannot write {target}: No such file or directory\n"

@@ -161,11 +161,11 @@ def test_resnet50_with_a_wider_stage_3(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["diff", "resnet50"], "error: diff compares two specs, A and B, not 1"),
-    (["diff"], "error: diff compares two specs, A and B, not 0"),
-    (["diff", "resnet18", "resnet34", "resnet50"], "error: diff compares two specs, A and B, not 3"),
-    (["diff", "resnet50", "missing.arch"], "error: no spec 'missing.arch': it is neither a file nor a spec of the library"),
-    (["diff", "resnet18", "resnet34", "--depth", "0"], "error: --depth must be at least 1, not 0"),
+    (["diff", "resnet50"], "error[E0901]: diff compares two specs, A and B, not 1"),
+    (["diff"], "error[E0901]: diff compares two specs, A and B, not 0"),
+    (["diff", "resnet18", "resnet34", "resnet50"], "error[E0901]: diff compares two specs, A and B, not 3"),
+    (["diff", "resnet50", "missing.arch"], "error[E0001]: no spec 'missing.arch': it is neither a file nor a spec of the library"),
+    (["diff", "resnet18", "resnet34", "--depth", "0"], "error[E0901]: --depth must be at least 1, not 0"),
 ])
 def test_errors_are_one_sentence(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

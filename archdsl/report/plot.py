@@ -18,14 +18,14 @@ class PlotMissing(ArchError, ModuleNotFoundError):
     phase = "dependency"
 
     def __init__(self):
-        super().__init__("--plot needs matplotlib, which is not installed: pip install 'archdsl[plot]'")
+        super().__init__("--plot needs matplotlib, which is not installed: pip install 'archdsl[plot]'", code="E0708")
         self.name = "matplotlib"
 
 
 def check(path: str) -> None:
     """Before any spec is analysed: a file name the chart can be written as, and matplotlib."""
     if os.path.splitext(path)[1].lower() not in FORMATS:
-        raise UsageError(f"--plot {path}: write a .png or an .svg file")
+        raise UsageError(f"--plot {path}: write a .png or an .svg file", code="E0901")
     try:
         import matplotlib  # noqa: F401
     except ModuleNotFoundError as err:
@@ -41,7 +41,7 @@ def y_axis(summaries, y: str) -> str:
         return "params" if missing else "top1"
     if y == "top1" and missing:
         raise UsageError(f"--plot-y top1: {', '.join(missing)} record{'s' if len(missing) == 1 else ''} no accuracy",
-                         hint="a spec records it on its network line: `network resnet50 top1=76.13`; or use --plot-y params")
+                         hint="a spec records it on its network line: `network resnet50 top1=76.13`; or use --plot-y params", code="E0902")
     return y
 
 
