@@ -35,6 +35,7 @@ class Node:
     strided: tuple | None = None  # strides of an output that is a non-contiguous view (passes/inplace.py)
     rf: object = None  # receptive field (passes/receptive_field.py)
     figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
+    once: dict = field(default_factory=dict)  # the part of a figure a forward does once, whatever the batch (figures.py)
     grad: bool = False  # its output requires grad in a training forward (passes/memory.py)
     saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
 
