@@ -77,6 +77,8 @@ class Graph:
     warnings: list = field(default_factory=list)  # filled by the passes
     passes_run: list[str] = field(default_factory=list)
     storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
+    # a scope's children registered first, in this order (`register`): scope path -> child names
+    registration: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _hierarchy: Hierarchy | None = None
 
     @property

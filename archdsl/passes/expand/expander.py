@@ -14,6 +14,7 @@ from ..evaluate import Env, Tensor, evaluate
 from .arguments import bind_block_args, bind_layer_args, fill_defaults
 from .builder import Builder
 from .freeze import apply_freezes
+from .register import apply_registrations
 from .imports import Imports, collect_defs, read_file
 from .scopes import Scope, check_bindable, fill_label, network_name, resolve
 
@@ -52,6 +53,7 @@ class _Expander:
         self.builder.blame = lambda: self.active[0] if self.active else None
         self.call_stack: list[str] = []
         self.freezes: list[tuple[str, Span]] = []
+        self.registrations: list[tuple[str, tuple, Span]] = []  # (scope path, names, span) of each `register`
         self.outputs: list[A.Ref] | None = None
         self.steps = 0  # the work budget (MAX_STEPS): statements, iterations, calls
         self.depth = 0  # bodies being expanded inside one another (MAX_DEPTH)
@@ -75,6 +77,7 @@ class _Expander:
                     raise ExpandError(f"@{ref.name} is already an output", ref.span, "name each output once")
                 self.graph.outputs.append(node)
         apply_freezes(self.graph, self.freezes)
+        apply_registrations(self.graph, self.registrations)
         return self.graph
 
     def _check_overrides(self) -> None:
@@ -179,11 +182,16 @@ class _Expander:
                 self.outputs = list(stmt.refs)
             elif isinstance(stmt, A.Freeze):
                 self.freezes.extend(stmt.paths)
+            elif isinstance(stmt, A.Register):
+                self._register(stmt, ctx.scope)
             elif isinstance(stmt, A.Network):
                 self.graph.name = stmt.name
             else:  # pragma: no cover
                 raise AssertionError(stmt)
         return current
+
+    def _register(self, stmt: A.Register, scope) -> None:
+        self.registrations.append((scope.prefix.rstrip("."), stmt.names, stmt.span))
 
     def _run_library(self, library: A.Program, path: str) -> None:
         """The constants of a used file (and of the files it uses) become global, once per file."""
