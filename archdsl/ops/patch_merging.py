@@ -39,12 +39,15 @@ class PatchMerging(Op):
         return 5 * out[0] * out[1] * self._normed(r)  # the layer norm
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        """v1: the concatenated patches (layer_norm's input), its mean and inverse std per position,
-        the normalised 4C map (reduction's input). v2: the patches (reduction's input), the
-        reduction's output (layer_norm's input) and its statistics."""
+        """v1: the concatenated patches (layer_norm's input), its mean and inverse std per position
+        and, for the reduction's weight, the normalised 4C map. v2: the patches (for the weight),
+        the reduction's output (layer_norm's input) and its statistics. Measured with
+        saved_tensors_hooks."""
         positions = out[0] * out[1]
-        first, second = (4 * r["dim"], 4 * r["dim"]) if not r["v2"] else (4 * r["dim"], 2 * r["dim"])
-        return (New(positions * first), New(positions * second), New(2 * positions))
+        patches, stats = New(positions * 4 * r["dim"]), New(2 * positions)
+        if r["v2"]:
+            return ((patches,) if trainable else ()) + (New(positions * 2 * r["dim"]), stats)
+        return (patches, stats) + ((New(positions * 4 * r["dim"]),) if trainable else ())
 
     def param_tensors(self, r):
         return 3

@@ -31,7 +31,7 @@ def _geometry(r: dict) -> tuple[int, int, int]:
 class WindowAttention(Op):
     name = "window_attention"
     aliases = ("shifted_window_attention", "swin_attention")
-    example = "window_attention 3 7"
+    example = "window_attention 4 7"
     family = "shape"
     args = (Arg("heads", "int", minimum=1), Arg("window", "size", minimum=1), Arg("shift", "size", 0),
             Arg("v2", "bool", False, flag=True))
@@ -90,7 +90,7 @@ class WindowAttention(Op):
         return t * c * (4 + (4 if r["v2"] else 1)) + weights * per_weight
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        return _saves(r, grads[0])
+        return _saves(r, trainable)
 
     def param_tensors(self, r):
         return 8 if r["v2"] else 5
@@ -115,15 +115,25 @@ class WindowAttention(Op):
         return text + (" v2" if r["v2"] else "")
 
 
-def _saves(r: dict, input_grad: bool) -> tuple:
-    """What autograd keeps for torchvision's shifted_window_attention in a training forward
-    (measured with saved_tensors_hooks, tests/test_memory.py)."""
+def _saves(r: dict, trainable: bool) -> tuple:
+    """What autograd keeps for torchvision's shifted_window_attention in a training forward, measured
+    with saved_tensors_hooks (docs/conventions.md, "Saved for backward"): per sample, the windows
+    (qkv's input, a copy) and proj's input for the weights' gradients, q (scaled) and k and v as
+    the matmuls' copies, and the softmax's output (heads·T·N). v2 also keeps qkv's whole output
+    (normalize's input), two norms per token and head for q and k, the normalised q and k, and the
+    attention before the logit scale (the scale's gradient); once per forward, whatever the batch,
+    the cpb_mlp's hidden ReLU output, the 16·sigmoid's input and the logit scale's exponent."""
     t, n, c = _geometry(r)
     heads = r["num_heads"]
     weights = heads * t * n
-    kept = [New(t * c)]  # the windows, qkv's input (a copy: padded, rolled, partitioned)
-    kept += [New(weights)]  # softmax's output, for its backward and attention·v's
-    kept += [New(t * c)] * 2  # k and v (for q·kᵀ's and attention·v's backward) as copies ...
-    kept += [New(t * c)]  # q (scaled)
-    kept += [New(t * c)]  # proj's input: attention·v with the heads joined (a copy)
-    return tuple(kept)
+    own = [New(t * c)] if trainable else []  # the windows, for qkv's weight
+    kept = [New(t * c), New(t * c), New(weights), New(t * c)]  # q and k for q·kᵀ, softmax's output, v
+    if r["v2"]:
+        table = prod(2 * k - 1 for k in r["window_size"])
+        kept += [New(3 * t * c)] + [New(heads * t)] * 4  # normalize's input and the norms of q and k
+        kept += [New(heads, per_sample=False)]  # exp(logit_scale)
+        if trainable:
+            own += [New(CPB_HIDDEN * table, per_sample=False), New(heads * n * n, per_sample=False), New(weights)]
+    if trainable:
+        own += [New(t * c)]  # proj's input, for its weight
+    return tuple(own + kept)
