@@ -448,6 +448,8 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
         return {"kind": kind, "pieces": data.draw(st.sampled_from([p for p in (1, 2, 3, 4) if c % p == 0]))}
     if kind == "crop":
         return {"kind": kind, "size": tuple(data.draw(st.integers(1, n)) for n in shape[1:])}
+    if kind in ("window_attention", "patch_merging") and len(shape) != 3:
+        return {"kind": "identity"}  # both take a map (H, W, C); torchvision's patch merging would read the batch as H
     if kind == "window_attention":
         v2 = data.draw(st.booleans())
         window = draw_sizes(data, 2, 2 if v2 else 1, 4)  # v2's coordinates divide by window - 1
@@ -855,3 +857,15 @@ def test_residual_and_inception_merges():
         ("l7", {"kind": "fc", "f": 5, "bias": True}),
     ]
     compare((3, 9, 9), program, frozen=("l2_0_0", "l5"))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_window_attention_and_patch_merging_costs(data):
+    """Swin's layers on channels-last maps of every padding case: any window and shift (dropped
+    where one window holds the map), heads, v1 and v2 (whose position-bias MLP runs once per
+    forward, not once per sample: batch 1 and 2 tell)."""
+    shape = (data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9)), data.draw(st.sampled_from([2, 3, 4, 6])))
+    d = draw_layer(data, shape, ["window_attention", "patch_merging"])
+    frozen = ("l0",) if data.draw(st.booleans()) else ()
+    compare(shape, [("l0", d)], frozen)

@@ -119,7 +119,9 @@ def _saves(r: dict, trainable: bool) -> tuple:
     """What autograd keeps for torchvision's shifted_window_attention in a training forward, measured
     with saved_tensors_hooks (docs/conventions.md, "Saved for backward"): per sample, the windows
     (qkv's input, a copy) and proj's input for the weights' gradients, q (scaled) and k and v as
-    the matmuls' copies, and the softmax's output (heads·T·N). v2 also keeps qkv's whole output
+    the matmuls' copies (with one head: qkv's output, 3C per token), and the softmax's output
+    (heads·T·N). At batch 1 on a map of one window PyTorch's matmul folds k's and v's dimensions
+    as views too: there archdsl counts the copies (docs/conventions.md). v2 also keeps qkv's whole output
     (normalize's input), two norms per token and head for q and k, the normalised q and k, and the
     attention before the logit scale (the scale's gradient); once per forward, whatever the batch,
     the cpb_mlp's hidden ReLU output, the 16·sigmoid's input and the logit scale's exponent."""
@@ -127,9 +129,14 @@ def _saves(r: dict, trainable: bool) -> tuple:
     heads = r["num_heads"]
     weights = heads * t * n
     own = [New(t * c)] if trainable else []  # the windows, for qkv's weight
-    kept = [New(t * c), New(t * c), New(weights), New(t * c)]  # q and k for q·kᵀ, softmax's output, v
-    if r["v2"]:
+    # q for q·kᵀ, softmax's output; k and v as the matmuls' copies, but with one head matmul folds
+    # their batch dimensions as a view, and keeps qkv's output itself (v2 keeps it anyway, and its k is new)
+    kept = [New(t * c), New(weights)]
+    if not r["v2"]:
+        kept += [New(t * c)] * 2 if heads > 1 else [New(3 * t * c)]
+    else:
         table = prod(2 * k - 1 for k in r["window_size"])
+        kept += [New(t * c)] + ([New(t * c)] if heads > 1 else [])  # normalised k, v
         kept += [New(3 * t * c)] + [New(heads * t)] * 4  # normalize's input and the norms of q and k
         kept += [New(heads, per_sample=False)]  # exp(logit_scale)
         if trainable:
