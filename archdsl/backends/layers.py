@@ -116,27 +116,30 @@ class WindowAttention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
         wh, ww = self.window_size
+        device = self.qkv.weight.device  # the fixed tensors are computed on the CPU (on meta some ops are slow)
         if v2:
-            self.logit_scale = nn.Parameter(torch.log(10 * torch.ones((num_heads, 1, 1))))
+            self.logit_scale = nn.Parameter(torch.log(10 * torch.ones((num_heads, 1, 1), device="cpu")).to(device))
             self.cpb_mlp = nn.Sequential(nn.Linear(2, 512), nn.ReLU(inplace=True), nn.Linear(512, num_heads, bias=False))
             with torch.no_grad():
                 self.qkv.bias[dim:2 * dim].zero_()
-            h = torch.arange(-(wh - 1), wh, dtype=torch.float32)
-            w = torch.arange(-(ww - 1), ww, dtype=torch.float32)
+            h = torch.arange(-(wh - 1), wh, dtype=torch.float32, device="cpu")
+            w = torch.arange(-(ww - 1), ww, dtype=torch.float32, device="cpu")
             table = torch.stack(torch.meshgrid([h, w], indexing="ij")).permute(1, 2, 0).contiguous().unsqueeze(0)
             table[:, :, :, 0] /= wh - 1
             table[:, :, :, 1] /= ww - 1
             table *= 8  # normalised to -8 ... 8, then log-spaced
-            self.register_buffer("relative_coords_table", torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / 3.0)
+            table = torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / 3.0
+            self.register_buffer("relative_coords_table", table.to(device))
         else:
             self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
             nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        coords = torch.flatten(torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")), 1)
+        h, w = torch.arange(wh, device="cpu"), torch.arange(ww, device="cpu")
+        coords = torch.flatten(torch.stack(torch.meshgrid(h, w, indexing="ij")), 1)
         relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
         relative[:, :, 0] += wh - 1
         relative[:, :, 1] += ww - 1
         relative[:, :, 0] *= 2 * ww - 1
-        self.register_buffer("relative_position_index", relative.sum(-1).flatten())
+        self.register_buffer("relative_position_index", relative.sum(-1).flatten().to(device))
 
     def forward(self, x):
         wh, ww = self.window_size
