@@ -1,5 +1,6 @@
 """Built modules against PyTorch itself: torchvision's state_dict and logits, FlopCounterMode,
 real output shapes from forward hooks, requires_grad, torch.compile."""
+import json
 import zlib
 
 import pytest
@@ -10,7 +11,7 @@ import archdsl  # noqa: E402
 from archdsl.ops import OPS  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from .conftest import SIBLINGS, SPECS, load_reference  # noqa: E402
+from .conftest import DATA, SIBLINGS, SPECS, load_reference  # noqa: E402
 from .test_torchvision_specs import MODELS, spec_path  # noqa: E402
 
 REFERENCE = load_reference()
@@ -82,6 +83,25 @@ def test_torchvision_weights_load_and_logits_match(model):
 @pytest.mark.parametrize("model", [m for m in MODELS if m not in FAST])
 def test_torchvision_weights_load_and_logits_match_all(model):
     check_torchvision(model)
+
+
+def test_window_attention_buffers_are_torchvision_s():
+    """The fixed tensors of Swin's attention, which the logits cannot check (the fill recipe zeroes
+    relative_position_index and draws relative_coords_table at random), against torchvision's own,
+    recorded in tests/data/torchvision_swin_buffers.json: exactly, float32 values included."""
+    from archdsl.backends.layers import WindowAttention
+
+    recorded = json.loads((DATA / "torchvision_swin_buffers.json").read_text())
+    for key, want in recorded.items():
+        if key == "source":
+            continue
+        window = tuple(int(v) for v in key.split("x"))
+        v1, v2 = WindowAttention(8, window, (0, 0), 2), WindowAttention(8, window, (0, 0), 2, v2=True)
+        assert v1.relative_position_index.tolist() == v2.relative_position_index.tolist() == want["relative_position_index"]
+        assert list(v2.relative_coords_table.shape) == want["relative_coords_table_shape"]
+        assert v2.relative_coords_table.flatten().tolist() == want["relative_coords_table"]
+        assert v2.logit_scale.flatten().tolist() == want["logit_scale"]
+        assert v2.qkv.bias[8:16].abs().sum() == 0  # no bias for the keys
 
 
 def _input(net, batch=2):
