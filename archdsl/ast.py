@@ -176,6 +176,14 @@ class Freeze(NamedTuple):
     span: Span
 
 
+class Register(NamedTuple):
+    """`register a, b`: the scope's children a and b are registered first, in this order (the
+    order PyTorch lists them in, where it differs from the order they run)."""
+
+    names: tuple[tuple[str, Span], ...]
+    span: Span
+
+
 class Network(NamedTuple):
     name: str
     span: Span
@@ -203,7 +211,7 @@ class For(NamedTuple):
     span: Span
 
 
-Stmt = Union[LayerStmt, Def, Let, SetDefault, Use, Input, Output, Freeze, Network, If, Repeat, For]
+Stmt = Union[LayerStmt, Def, Let, SetDefault, Use, Input, Output, Freeze, Register, Network, If, Repeat, For]
 
 
 class Program(NamedTuple):

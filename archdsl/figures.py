@@ -90,6 +90,8 @@ class Figure:
     # or: the figure of one node at the run's settings (memory figures), from what the passes left on it
     at: Callable[[object, Settings], int] | None = None
     per_sample: bool = True  # scales with --batch (figures with `count` only)
+    # the part of one sample's count that a forward does once, whatever the batch (not scaled)
+    once: Callable[[Counted], int] | None = None
     combine: str = "sum"  # how a collapsed block's row combines its layers' values: sum | max
     column: str = ""  # its column in the table and in Markdown ("": none)
     style: str = "human"  # how report/table.py writes a cell: count | human | params | activations | bytes
@@ -102,8 +104,14 @@ def _params(c: Counted) -> int:
 
 def _macs(c: Counted) -> int:
     if c.convention == "archdsl":
-        return c.op.macs(c.resolved, c.ins, c.out)
+        return c.op.macs(c.resolved, c.ins, c.out) + c.op.macs_once(c.resolved)
     return getattr(c.op.counts(c.resolved, c.ins, c.out, c.strided_input), c.convention.replace("-", "_"))
+
+
+def _once(c: Counted) -> int:
+    """The MACs of one sample's count that a forward does once, whatever the batch (archdsl's
+    convention; another tool's count is taken as it scales)."""
+    return c.op.macs_once(c.resolved) if c.convention == "archdsl" else 0
 
 
 def _activations(c: Counted) -> int:
@@ -171,8 +179,9 @@ def _optimizer_bytes(node, s: Settings) -> int:
 FIGURES: tuple[Figure, ...] = (
     Figure("params", "parameters", _params, per_sample=False, column="params", style="params"),
     Figure("trainable_params", "parameters", lambda c: 0 if c.node.frozen else c.figures["params"], per_sample=False),
-    Figure("macs", "macs-and-flops", _macs, column="MACs", conventional=True),
-    Figure("flops", "macs-and-flops", lambda c: 2 * c.figures["macs"], conventional=True),  # FlopCounterMode: two per multiply-add
+    Figure("macs", "macs-and-flops", _macs, once=_once, column="MACs", conventional=True),
+    Figure("flops", "macs-and-flops", lambda c: 2 * c.figures["macs"],  # FlopCounterMode: two per multiply-add
+           once=lambda c: 2 * _once(c), conventional=True),
     Figure("other_ops", "other-work", lambda c: c.op.other_ops(c.resolved, c.ins, c.out)),
     Figure("activations", "activations", _activations, column="activations", style="activations"),
     Figure("indices", "activations", lambda c: c.op.indices(c.resolved, c.ins, c.out)),  # int64, eval forward
@@ -214,10 +223,12 @@ def _memory():
 
 def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     """A node's figures for one sample, in the registry's order."""
-    node.figures = {}
+    node.figures, node.once = {}, {}
     c = Counted(node, op, ins, strided_input, node.figures)
     for figure in COUNTED:
         node.figures[figure.name] = figure.count(c)
+        if figure.once is not None and (once := figure.once(c)):
+            node.once[figure.name] = once
     return node.figures
 
 
@@ -226,9 +237,11 @@ def total(graph, name: str) -> int:
     return sum(node.figures[name] for node in graph.nodes)
 
 
-def scaled(figures: dict, batch: int) -> dict:
-    """One sample's counted figures for a batch."""
-    return {f.name: figures[f.name] * batch if f.per_sample else figures[f.name] for f in COUNTED}
+def scaled(figures: dict, batch: int, once: dict | None = None) -> dict:
+    """One sample's counted figures for a batch; `once`: the parts a forward does once (not scaled)."""
+    once = once or {}
+    return {f.name: (figures[f.name] - once.get(f.name, 0)) * batch + once.get(f.name, 0) if f.per_sample
+            else figures[f.name] for f in COUNTED}
 
 
 def recount(graph, node, convention: str) -> dict:
@@ -251,7 +264,8 @@ def at_settings(node, settings: Settings, counted: dict | None = None) -> dict:
     """A node's figures for a run: the counted ones (`counted`, default node.figures) scaled to
     the batch, the memory ones at the settings."""
     counted = node.figures if counted is None else counted
-    out = dict(counted) if settings.batch == 1 else scaled(counted, settings.batch)
+    once = node.once if counted is node.figures else None  # a convention's recount has none
+    out = dict(counted) if settings.batch == 1 else scaled(counted, settings.batch, once)
     for f in AT_SETTINGS:
         out[f.name] = f.at(node, settings)
     return out

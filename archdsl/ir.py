@@ -36,6 +36,7 @@ class Node:
     strided: tuple | None = None  # strides of an output that is a non-contiguous view (passes/inplace.py)
     rf: object = None  # receptive field (passes/receptive_field.py)
     figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
+    once: dict = field(default_factory=dict)  # the part of a figure a forward does once, whatever the batch (figures.py)
     grad: bool = False  # its output requires grad in a training forward (passes/memory.py)
     saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
 
@@ -78,6 +79,8 @@ class Graph:
     records: dict = field(default_factory=dict)  # what the `network` statement records (`top1=76.13`)
     passes_run: list[str] = field(default_factory=list)
     storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
+    # a scope's children registered first, in this order (`register`): scope path -> child names
+    registration: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _hierarchy: Hierarchy | None = None
 
     @property

@@ -25,6 +25,7 @@ SIBLINGS = {
     *(f"efficientnet_b{i}" for i in range(1, 8)), "efficientnet_v2_m", "efficientnet_v2_l",
     *(p.stem for p in SPECS.glob("regnet_*.arch") if p.stem not in ("regnet_x_400mf", "regnet_y_400mf")),
     "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "convnext_small", "convnext_base", "convnext_large",
+    "swin_s", "swin_b", "swin_v2_s", "swin_v2_b",
 }
 
 
@@ -33,10 +34,19 @@ def per_spec(names):
     return [pytest.param(n, marks=pytest.mark.slow) if str(n).removesuffix(".arch") in SIBLINGS else n for n in names]
 
 
+def load_reference() -> dict:
+    """torchvision's own figures (copied from shared/reference; see tests/data/README.md): the
+    classification file and the families' files beside it (`torchvision_classification_*.json`)."""
+    out = json.loads((DATA / "torchvision_classification.json").read_text())
+    for path in sorted(DATA.glob("torchvision_classification_*.json")):
+        out.update(json.loads(path.read_text()))
+    return out
+
+
 @pytest.fixture(scope="session")
 def reference():
-    """torchvision's own figures (copied from shared/reference; see tests/data/README.md)."""
-    return json.loads((DATA / "torchvision_classification.json").read_text())
+    """torchvision's own figures (tests/data/README.md)."""
+    return load_reference()
 
 
 @pytest.fixture(scope="module")

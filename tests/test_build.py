@@ -11,12 +11,12 @@ import archdsl  # noqa: E402
 from archdsl.ops import OPS  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from .conftest import DATA, SIBLINGS, SPECS  # noqa: E402
+from .conftest import DATA, SIBLINGS, SPECS, load_reference  # noqa: E402
 from .test_torchvision_specs import MODELS, spec_path  # noqa: E402
 
-REFERENCE = json.loads((DATA / "torchvision_classification.json").read_text())
+REFERENCE = load_reference()
 FAST = ["resnet18", "vgg11_bn", "googlenet", "mobilenet_v2", "squeezenet1_0", "densenet121", "mnasnet0_5", "mobilenet_v3_small", "efficientnet_b0",
-        "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x0_5", "convnext_tiny"]
+        "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x0_5", "convnext_tiny", "swin_t", "swin_v2_t"]
 ALL_SPECS = sorted(p.name for p in SPECS.glob("*.arch"))
 
 
@@ -85,6 +85,25 @@ def test_torchvision_weights_load_and_logits_match_all(model):
     check_torchvision(model)
 
 
+def test_window_attention_buffers_are_torchvision_s():
+    """The fixed tensors of Swin's attention, which the logits cannot check (the fill recipe zeroes
+    relative_position_index and draws relative_coords_table at random), against torchvision's own,
+    recorded in tests/data/torchvision_swin_buffers.json: exactly, float32 values included."""
+    from archdsl.backends.layers import WindowAttention
+
+    recorded = json.loads((DATA / "torchvision_swin_buffers.json").read_text())
+    for key, want in recorded.items():
+        if key == "source":
+            continue
+        window = tuple(int(v) for v in key.split("x"))
+        v1, v2 = WindowAttention(8, window, (0, 0), 2), WindowAttention(8, window, (0, 0), 2, v2=True)
+        assert v1.relative_position_index.tolist() == v2.relative_position_index.tolist() == want["relative_position_index"]
+        assert list(v2.relative_coords_table.shape) == want["relative_coords_table_shape"]
+        assert v2.relative_coords_table.flatten().tolist() == want["relative_coords_table"]
+        assert v2.logit_scale.flatten().tolist() == want["logit_scale"]
+        assert v2.qkv.bias[8:16].abs().sum() == 0  # no bias for the keys
+
+
 def _input(net, batch=2):
     return torch.randn((batch, *net.analyze().input_shape))
 
@@ -107,17 +126,21 @@ def test_module_matches_analysis(spec, device):
             seen.setdefault(name, []).append(tuple(out.shape[1:]))
         return record
 
+    rows = {}
+    for row in a.layers:
+        if OPS[row.op].lowering.call == "module":  # merges and block parameters have no module
+            rows.setdefault(row.name, []).append(row.output_shape)
+    def inside_a_layer(name):  # a layer's own submodules (Swin's attn.qkv) are not rows
+        parts = name.split(".")
+        return any(".".join(parts[:i]) in rows for i in range(1, len(parts)))
+
     for name, sub in module.named_modules():
-        if name and not list(sub.children()):
+        if name and (name in rows or not list(sub.children())) and not inside_a_layer(name):
             sub.register_forward_hook(hook(name))
     x = _input(net).to(device)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(x)
     assert counter.get_total_flops() == a.totals["flops"]
-    rows = {}
-    for row in a.layers:
-        if OPS[row.op].lowering.call == "module":  # merges and block parameters have no module
-            rows.setdefault(row.name, []).append(row.output_shape)
     assert seen == rows
 
 

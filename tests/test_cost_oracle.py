@@ -29,6 +29,10 @@ side is then measured:
 
 Two layers have no `torch.nn` class and are written here as plain torch code: maxout
 (`x.unflatten(1, (-1, pieces)).amax(2)`) and the centre crop (`narrow` on each spatial dimension).
+Swin's shifted-window attention and patch merging are archdsl's own layers (backends/layers.py),
+which tests/test_build.py checks against torchvision's logits and whole-network FLOPs; here they
+check the analysis' formulas for any window, shift, padding and head count. Like local response
+normalisation, each counts its output as its activations (its temporaries are the layer's own).
 
 Conventions kept out of the random programs (documented in docs/conventions.md, not compared):
 an in-place activation directly on the network input or on a tensor read by several branches is
@@ -52,6 +56,7 @@ from torch.utils._pytree import tree_leaves  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import archdsl  # noqa: E402
+from archdsl.backends.layers import PatchMerging, WindowAttention  # noqa: E402
 
 EXAMPLES = int(os.environ.get("ARCHDSL_ORACLE_EXAMPLES", 150))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
@@ -167,6 +172,11 @@ def spec_of(d: dict) -> str:
         return f"maxout {d['pieces']}"
     if kind == "crop":
         return f"crop {size_text(d['size'])}"
+    if kind == "window_attention":
+        return (f"window_attention {d['heads']} {size_text(d['window'])} shift={size_text(d['shift'])}"
+                + (" v2" if d["v2"] else ""))
+    if kind == "patch_merging":
+        return "patch_merging" + (" v2" if d["v2"] else "")
     return kind  # relu, relu6, silu, sigmoid, tanh, gelu, softmax, flatten, identity, gap, gmp
 
 
@@ -228,6 +238,10 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
         return nn.ChannelShuffle(d["groups"])
     if kind == "crop":
         return Crop(d["size"])
+    if kind == "window_attention":  # on a channels-last map: (H, W, C)
+        return WindowAttention(shape[-1], d["window"], d["shift"], d["heads"], d["v2"])
+    if kind == "patch_merging":
+        return PatchMerging(shape[-1], d["v2"])
     inplace = d.get("inplace", True)
     return {
         "relu": lambda: nn.ReLU(inplace), "relu6": lambda: nn.ReLU6(inplace),
@@ -434,6 +448,15 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
         return {"kind": kind, "pieces": data.draw(st.sampled_from([p for p in (1, 2, 3, 4) if c % p == 0]))}
     if kind == "crop":
         return {"kind": kind, "size": tuple(data.draw(st.integers(1, n)) for n in shape[1:])}
+    if kind in ("window_attention", "patch_merging") and len(shape) != 3:
+        return {"kind": "identity"}  # both take a map (H, W, C); torchvision's patch merging would read the batch as H
+    if kind == "window_attention":
+        v2 = data.draw(st.booleans())
+        window = draw_sizes(data, 2, 2 if v2 else 1, 4)  # v2's coordinates divide by window - 1
+        return {"kind": kind, "heads": data.draw(st.sampled_from([h for h in (1, 2, 3, shape[-1]) if shape[-1] % h == 0])),
+                "window": window, "shift": tuple(data.draw(st.integers(0, k - 1)) for k in window), "v2": v2}
+    if kind == "patch_merging":
+        return {"kind": kind, "v2": data.draw(st.booleans())}
     return {"kind": kind}
 
 
@@ -451,7 +474,8 @@ FLAT = ["fc", "fc", "scale", "stochastic_depth", "hardswish", "hardsigmoid", "re
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
           "adaptiveavgpool", "adaptivemaxpool", "gap", "gmp", "upsample", "crop", "relu", "relu6", "leakyrelu", "elu",
           "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
-          "stochastic_depth", "chunk", "channel_shuffle", "layernorm2d", "scale", "permute"]
+          "stochastic_depth", "chunk", "channel_shuffle", "layernorm2d", "scale", "permute", "window_attention",
+          "patch_merging"]
 SINGLE_FLAT = ["fc", "bn", "layernorm", "groupnorm", "prelu", "maxout", "relu", "relu6", "leakyrelu", "elu", "silu",
                "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
                "stochastic_depth", "scale", "permute"]
@@ -687,7 +711,7 @@ def torch_figures(built: Built, shape: tuple, batch: int):
                 y = nn.functional.linear(args[0], fn.weight)  # aten's mm (module docstring)
                 counter.layer = None
                 return y.add_(fn.bias)
-            if not isinstance(fn, nn.LocalResponseNorm):
+            if not isinstance(fn, (nn.LocalResponseNorm, WindowAttention, PatchMerging)):
                 counter.layer = name
                 return fn(*args)
             counter.layer = None  # its temporaries; the layer's output counts (module docstring)
@@ -840,3 +864,15 @@ def test_residual_and_inception_merges():
         ("l7", {"kind": "fc", "f": 5, "bias": True}),
     ]
     compare((3, 9, 9), program, frozen=("l2_0_0", "l5"))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_window_attention_and_patch_merging_costs(data):
+    """Swin's layers on channels-last maps of every padding case: any window and shift (dropped
+    where one window holds the map), heads, v1 and v2 (whose position-bias MLP runs once per
+    forward, not once per sample: batch 1 and 2 tell)."""
+    shape = (data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9)), data.draw(st.sampled_from([2, 3, 4, 6])))
+    d = draw_layer(data, shape, ["window_attention", "patch_merging"])
+    frozen = ("l0",) if data.draw(st.booleans()) else ()
+    compare(shape, [("l0", d)], frozen)

@@ -2,7 +2,7 @@
 Expected values are written by hand from the rules in docs/language.md."""
 import archdsl
 
-from .helpers import analyze_text
+from .helpers import analyze_text, error_of
 
 
 def names(a):
@@ -128,6 +128,14 @@ def test_freeze_counts_trainable_parameters():
     assert a.totals["params"] == conv_params + fc_params
     assert a.totals["trainable_params"] == fc_params
     assert a.totals["frozen_params"] == conv_params
+
+
+def test_register_names_modules_of_its_scope():
+    text = "input 8x8x3\nb: {\n  register second\n  first: conv 4 3\n  second: conv 4 3\n}\n"
+    assert archdsl.load(text).analysed().registration == {"b": ("second",)}
+    err = error_of(text.replace("register second", "register secnd"))
+    assert "register names 'secnd', but 'b' has no module of that name" in err.message
+    assert "second" in err.hint and err.span.line == 3
 
 
 def test_aliases_and_square_kernels():

@@ -32,7 +32,7 @@ def _measured_saved(net, batch: int, device: str = "meta") -> int:
 SLOW = pytest.mark.slow
 LARGEST = {"resnet101", "resnet152", "densenet121", "inception_v3", "resnext50_32x4d", "wide_resnet50_2", "googlenet",
            "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l",
-           "convnext_base", "convnext_large"}
+           "convnext_base", "convnext_large", "swin_s", "swin_b", "swin_v2_s", "swin_v2_b"}
 SPEC_BATCHES = [pytest.param(p, b, id=f"{p.stem}-{b}", marks=SLOW if b > 1 and p.stem in LARGEST else ())
                 for p in SPEC_FILES for b in (1, 8)]
 
@@ -131,6 +131,26 @@ def test_saved_bytes_of_random_networks(data):
             note(f"PyTorch refuses it: {err}")
             return
         assert a.totals["saved_bytes"] == measured, f"batch {batch}: {a.totals['saved_bytes']:,} vs autograd {measured:,}\n{spec}"
+
+
+@SETTINGS
+@given(data=st.data())
+def test_saved_bytes_of_swin_layers(data):
+    """Shifted-window attention and patch merging (v1, v2; frozen or not) after a per-token layer
+    norm, so that their input requires grad: every window, shift, padding and head count."""
+    from .test_cost_oracle import draw_layer
+
+    shape = (data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9)), data.draw(st.sampled_from([2, 4, 6])))
+    program = [("l0", {"kind": "layernorm", "dims": 1}), ("l1", draw_layer(data, shape, ["window_attention", "patch_merging"]))]
+    frozen = ["l1"] if data.draw(st.booleans()) else []
+    spec = render(shape, program, frozen)
+    note(spec)
+    built = Built(shape, program)
+    for name in frozen:
+        built.modules[name].requires_grad_(False)
+    net = archdsl.load(spec)
+    for batch in (2, 3):
+        assert net.analyze(batch=batch).totals["saved_bytes"] == _torch_saved(built, shape, batch), spec
 
 
 # ---- peaks and the optimizer ----------------------------------------------------------------

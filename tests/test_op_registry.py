@@ -85,6 +85,8 @@ EXAMPLES = [
     "input 8x8x4\ndef se() { mul { { gap ; conv 4 1 ; hardsigmoid } ; @input } }\nse\nhardswish\n"
     "add { stochastic_depth 0.1 mode=batch ; identity }\nconcat { chunk 2 0 ; { chunk 2 1 ; conv 2 1 } }\nchannel_shuffle 2\n"
     "layernorm2d eps=0.000001\nls: scale 0.5\npermute 0 2 3 1\nlayernorm dims=1\nfc 6 last\npermute 0 3 1 2\n",
+    "input 16x16x8\nconv 16 2 /2\npermute 0 2 3 1\nlayernorm dims=1\nwindow_attention 2 4 shift=2\npatch_merging\n"
+    "window_attention 4 3 shift=1 v2\npatch_merging v2 eps=0.000001\npermute 0 3 1 2\ngap\nfc 3\n",
     "input 40\nfc 10\nbn\nrelu\n",
     "input 32x6\nconv 4 3\nbn\nmaxpool 2\n",
     "input 4x8x8x3\nconv 4 3 pad=1\nbn\nmaxpool 2\nupsample 2\n",

@@ -327,3 +327,11 @@ def test_a_generated_3000_layer_network(tmp_path):
     with torch.no_grad():
         y = emitted(torch.empty(1, 8, 8, 8, device="meta"))
     assert tuple(y.shape[1:]) == graph.nodes[graph.outputs[0]].shape
+
+
+def test_register_orders_the_module_and_its_source(tmp_path):
+    """`register` puts the named children first, in its order, in the built module and in the source."""
+    net = archdsl.load("input 8x8x3\nb: {\n  register second, first\n  first: conv 4 3\n  second: conv 4 1\n}\nfc 2\n")
+    assert list(net.build(device="meta").state_dict()) == ["b.second.weight", "b.second.bias", "b.first.weight",
+                                                           "b.first.bias", "1.weight", "1.bias"]
+    check_same(net, tmp_path, "registered")

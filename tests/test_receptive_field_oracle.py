@@ -775,3 +775,42 @@ def test_long_patterns_are_quick(spec, size):
     once: no analysis runs long."""
     field, row = field_of(spec)
     assert row.receptive_field[0] == (size,)
+
+
+# ---- Swin's windows --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size, window, shift, v2", [((8, 8), 4, 2, False), ((7, 10), 3, 1, False), ((6, 6), 4, 2, True),
+                                                     ((5, 9), (2, 4), (1, 2), True), ((7, 7), 7, 3, False)])
+def test_window_attention_reads_its_window(size, window, shift, v2):
+    """Output o of a shifted-window attention depends on the window it falls in (the windows start
+    at shift + j*k; the mask keeps the rolled-over part of the last window apart) and nothing else,
+    and patch merging's output o on 2o and 2o + 1. Measured with autograd on archdsl's layers
+    (tests/test_build.py checks them against torchvision's logits), random weights, float64: the
+    mask adds -100 to the attention logits between regions, so weights of about e^-100 remain,
+    which count as zero here (below 1e-20 of the largest gradient). Borders clip the windows."""
+    from archdsl.backends.layers import PatchMerging, WindowAttention
+
+    h, w = size
+    ws = (window,) * 2 if isinstance(window, int) else window
+    sh = (shift,) * 2 if isinstance(shift, int) else shift
+    spec = (f"input {h}x{w}x4\npermute 0 2 3 1\nwindow_attention 2 {'x'.join(map(str, ws))} "
+            f"shift={'x'.join(map(str, sh))}{' v2' if v2 else ''}\npatch_merging\n")
+    nodes = archdsl.load(spec).analysed().nodes
+    torch.manual_seed(0)
+    attention = WindowAttention(4, ws, sh, 2, v2).to(DTYPE)
+    merging = PatchMerging(4).to(DTYPE)
+    with torch.no_grad():
+        for p in (*attention.parameters(), *merging.parameters()):
+            p.normal_()
+    x = torch.randn((1, 4, h, w), dtype=DTYPE, requires_grad=True)
+    a = attention(x.permute(0, 2, 3, 1))
+    for node, y in ((nodes[2], a), (nodes[3], merging(a))):
+        for i in range(y.shape[1]):
+            for j in range(y.shape[2]):
+                (grad,) = torch.autograd.grad(y[0, i, j].sum(), x, retain_graph=True)
+                g = grad[0].abs().sum(0)
+                rows = (g > 1e-20 * g.max()).nonzero()
+                got = [(int(rows[:, d].min()), int(rows[:, d].max())) for d in (0, 1)]
+                want = [rf.interval(m, o) for m, o in zip(node.rf, (i, j))]
+                want = [(max(lo, 0), min(hi, n - 1)) for (lo, hi), n in zip(want, size)]
+                assert got == want, f"{node.name} output {(i, j)}: reads {got}, the analysis says {want}\n{spec}"

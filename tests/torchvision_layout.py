@@ -38,6 +38,20 @@ def _own(node) -> list[tuple[str, tuple]]:
             out += [("weight", (r["num_channels"],)), ("bias", (r["num_channels"],))]
     elif op == "prelu":
         out.append(("weight", (r["num_parameters"],)))
+    elif op == "window_attention":  # torchvision's ShiftedWindowAttention(V2): own tensors, then qkv, proj (, cpb_mlp)
+        c, heads, (wh, ww) = r["dim"], r["num_heads"], r["window_size"]
+        if r["v2"]:
+            out += [("logit_scale", (heads, 1, 1)), ("relative_coords_table", (1, 2 * wh - 1, 2 * ww - 1, 2))]
+        else:
+            out.append(("relative_position_bias_table", ((2 * wh - 1) * (2 * ww - 1), heads)))
+        out += [("relative_position_index", (wh * ww * wh * ww,)), ("qkv.weight", (3 * c, c)), ("qkv.bias", (3 * c,)),
+                ("proj.weight", (c, c)), ("proj.bias", (c,))]
+        if r["v2"]:
+            out += [("cpb_mlp.0.weight", (512, 2)), ("cpb_mlp.0.bias", (512,)), ("cpb_mlp.2.weight", (heads, 512))]
+    elif op == "patch_merging":  # torchvision's PatchMerging(V2): reduction registered before norm
+        c = r["dim"]
+        normed = 2 * c if r["v2"] else 4 * c
+        out += [("reduction.weight", (2 * c, 4 * c)), ("norm.weight", (normed,)), ("norm.bias", (normed,))]
     return out
 
 
@@ -65,6 +79,10 @@ def expected_state_dict(net) -> list[tuple[str, tuple]]:
         elif node.op not in ("concat", "add", "mul"):
             register(node.name)
             own[node.name] += [(f"{node.name}.{key}", shape) for key, shape in _own(node)]
+
+    for path, names in net.analysed().registration.items():  # `register`: these children first, in order
+        rank = {f"{path}.{n}" if path else n: i for i, n in enumerate(names)}
+        children[path].sort(key=lambda child: rank.get(child, len(rank)))
 
     out = []
 

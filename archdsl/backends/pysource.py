@@ -228,6 +228,9 @@ def _register_children(graph: Graph, scopes: _Scopes) -> None:
             child, path = ("scope", path), scopes[path].parent
     for path, orders in first.items():
         scopes[path].children = sorted(orders, key=orders.get)
+    for path, names in graph.registration.items():  # `register`: these children first, in this order
+        rank = {name: i for i, name in enumerate(names)}
+        scopes[path].children.sort(key=lambda child: rank.get(child[1].rsplit(".", 1)[-1], len(rank)))
 
 
 def _boundaries(graph: Graph, scopes: _Scopes, readers: list[list[int]]) -> None:

@@ -80,6 +80,9 @@ def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
     outputs = [env[o] for o in graph.outputs]
     code.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     module = fx.GraphModule(root, code, class_name=_class_name(graph.name))
+    for path, names in graph.registration.items():  # `register`: these children first, in this order
+        owner = module.get_submodule(path)
+        owner._modules = {**{n: owner._modules[n] for n in names}, **owner._modules}
     for node in graph.nodes:
         if node.frozen and node.name in made:
             module.get_submodule(node.name).requires_grad_(False)

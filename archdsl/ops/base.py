@@ -100,6 +100,11 @@ class Op:
         """Multiply-adds of conv, transposed conv, linear and matmul, bias excluded (one sample)."""
         return 0
 
+    def macs_once(self, r: dict) -> int:
+        """The part of `macs` a forward does once, whatever the batch (Swin V2's position-bias MLP
+        reads only the layer's own buffer): counted in one sample's MACs, not multiplied by the batch."""
+        return 0
+
     def other_ops(self, r: dict, ins: list[tuple], out: tuple) -> int:
         """All other arithmetic, one sample (docs/conventions.md, "Other work")."""
         return prod(out)

@@ -15,6 +15,7 @@ from .arguments import bind_block_args, bind_layer_args, fill_defaults
 from .builder import Builder
 from .freeze import apply_freezes
 from .imports import Imports, collect_defs, read_file, through_use
+from .register import apply_registrations
 from .scopes import Scope, check_bindable, fill_label, network_name, resolve
 
 
@@ -66,6 +67,7 @@ class _Expander:
         self.builder.blame = lambda: self.active[0] if self.active else None
         self.call_stack: list[str] = []
         self.freezes: list[tuple[str, Span]] = []
+        self.registrations: list[tuple[str, tuple, Span]] = []  # (scope path, names, span) of each `register`
         self.outputs: list[A.Ref] | None = None
         self.steps = 0  # the work budget (MAX_STEPS): statements, iterations, calls
         self.depth = 0  # bodies being expanded inside one another (MAX_DEPTH)
@@ -118,6 +120,7 @@ class _Expander:
                     raise ExpandError(f"@{ref.name} is already an output", ref.span, "name each output once", code="E0309")
                 self.graph.outputs.append(node)
         apply_freezes(self.graph, self.freezes)
+        apply_registrations(self.graph, self.registrations)
         return self.graph
 
     def _check_overrides(self) -> None:
@@ -232,6 +235,8 @@ class _Expander:
                     self.outputs = list(stmt.refs)
                 elif isinstance(stmt, A.Freeze):
                     self.freezes.extend(stmt.paths)
+                elif isinstance(stmt, A.Register):
+                    self._register(stmt, ctx.scope)
                 elif isinstance(stmt, A.Network):
                     self.graph.name = stmt.name
                     self.graph.records = _records(stmt, ctx.env)
@@ -250,6 +255,9 @@ class _Expander:
                     except ArchError:
                         pass
         return current
+
+    def _register(self, stmt: A.Register, scope) -> None:
+        self.registrations.append((scope.prefix.rstrip("."), stmt.names, stmt.span))
 
     def _run_library(self, library: A.Program, path: str) -> None:
         """The constants of a used file (and of the files it uses) become global, once per file."""

@@ -1,0 +1,146 @@
+"""`window_attention HEADS WINDOW shift=S`: shifted-window multi-head self-attention on a
+channels-last map (PyTorch shape H, W, C, after `permute 0 2 3 1`), as torchvision's
+ShiftedWindowAttention (Swin, Liu et al. 2021) or, with `v2`, ShiftedWindowAttentionV2 (Swin V2,
+Liu et al. 2022). One layer with torchvision's submodules and tensors, so its keys are
+torchvision's: `relative_position_bias_table` (v2: `logit_scale`, the `relative_coords_table`
+buffer and the `cpb_mlp` that turns it into the bias), the `relative_position_index` buffer, `qkv`
+and `proj`.
+
+What it runs, as torchvision runs it: the map padded at the bottom and right to whole windows,
+rolled by -shift (no shift along a dimension whose padded size is one window), cut into windows
+of N = Wh·Ww tokens; `qkv` on every token (padding included), per head q·kᵀ (v1: q scaled by
+d^-1/2; v2: cosine similarity times exp(min(logit_scale, log 100))), plus the position bias (v2:
+16·sigmoid of the cpb_mlp's output), plus -100 between tokens of different regions of a shifted
+window, softmax, times v, `proj`, windows joined, rolled back, padding cut off.
+"""
+from __future__ import annotations
+
+from math import prod
+
+from .base import INPUT, Arg, New, Op, OpError, fmt_compact, fmt_size, per_dim
+from .lowering import Param, module
+
+CPB_HIDDEN = 512  # the hidden width of Swin V2's continuous position bias MLP (torchvision's)
+
+
+def _geometry(r: dict) -> tuple[int, int, int]:
+    """(tokens after padding T, tokens per window N, channels C)."""
+    return prod(r["padded"]), prod(r["window_size"]), r["dim"]
+
+
+class WindowAttention(Op):
+    name = "window_attention"
+    aliases = ("shifted_window_attention", "swin_attention")
+    example = "window_attention 4 7"
+    family = "shape"
+    args = (Arg("heads", "int", minimum=1), Arg("window", "size", minimum=1), Arg("shift", "size", 0),
+            Arg("v2", "bool", False, flag=True))
+    positional = ("heads", "window")
+    doc = ("shifted-window multi-head self-attention on a channels-last HxWxC map (torchvision's "
+           "`ShiftedWindowAttention`; `v2`: `ShiftedWindowAttentionV2`, cosine attention and a position-bias MLP); "
+           "`shift` is the cyclic shift, dropped along a dimension that fits in one window")
+    lowering = module("WindowAttention", Param("dim", positional=True), Param("window_size", positional=True, form="tuple"),
+                      Param("shift_size", positional=True, form="tuple"), Param("num_heads", positional=True),
+                      Param("v2", default=False))
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        if len(shape) != 3:
+            raise OpError(f"window_attention needs a channels-last map (PyTorch shape H, W, C), but its input is "
+                          f"{fmt_size(shape)}", hint="write `permute 0 2 3 1` before it to put the channels last")
+        h, w, c = shape
+        heads = a["heads"]
+        if c % heads:
+            raise OpError(f"window_attention {heads}: the channels ({c}) must be a multiple of the heads")
+        window = per_dim(a["window"], 2, "window")
+        shift = per_dim(a["shift"], 2, "shift")
+        if any(s >= k for s, k in zip(shift, window)):
+            raise OpError(f"window_attention shift {fmt_compact(shift)} must be smaller than the window {fmt_size(window)}")
+        padded = tuple(-(-n // k) * k for n, k in zip((h, w), window))
+        effective = tuple(0 if k >= p else s for s, k, p in zip(shift, window, padded))
+        return shape, {"dim": c, "num_heads": heads, "window_size": window, "shift_size": shift, "shift": effective,
+                       "padded": padded, "v2": a["v2"]}
+
+    def params(self, r, ins, out):
+        c, heads = r["dim"], r["num_heads"]
+        projections = 3 * c * c + 3 * c + c * c + c
+        table = prod(2 * k - 1 for k in r["window_size"])
+        if r["v2"]:
+            return projections + heads + 2 * CPB_HIDDEN + CPB_HIDDEN + CPB_HIDDEN * heads
+        return projections + table * heads
+
+    def macs(self, r, ins, out):
+        """qkv and proj on every padded token, q·kᵀ and attention·v in every window and head."""
+        t, n, c = _geometry(r)
+        return t * c * 3 * c + 2 * t * n * c + t * c * c
+
+    def macs_once(self, r):
+        """Swin V2's cpb_mlp on the (2Wh-1)(2Ww-1) relative coordinates: once per forward."""
+        if not r["v2"]:
+            return 0
+        return prod(2 * k - 1 for k in r["window_size"]) * (2 * CPB_HIDDEN + CPB_HIDDEN * r["num_heads"])
+
+    def other_ops(self, r, ins, out):
+        """Bias adds of qkv and proj (4 per token and channel), q's scaling (v1, 1) or the cosine
+        normalisation of q and k (v2, 4); per attention weight the position bias, the mask of a
+        shifted window, softmax (3) and v2's logit scale."""
+        t, n, c = _geometry(r)
+        weights = r["num_heads"] * t * n
+        per_weight = 1 + (1 if any(r["shift"]) else 0) + 3 + (1 if r["v2"] else 0)
+        return t * c * (4 + (4 if r["v2"] else 1)) + weights * per_weight
+
+    def saves(self, r, ins, out, inplace, trainable, grads):
+        return _saves(r, trainable)
+
+    def param_tensors(self, r):
+        return 8 if r["v2"] else 5
+
+    def buffers(self, r):
+        n = prod(r["window_size"])
+        coords = 2 * prod(2 * k - 1 for k in r["window_size"]) if r["v2"] else 0
+        return coords, n * n
+
+    def window(self, r, ins, out):
+        """Output o reads the window it falls in: windows of k positions starting at shift + j·k
+        (the mask keeps the rolled-over part of a shifted window apart; the padding is outside)."""
+        rules = []
+        for k, s in zip(r["window_size"], r["shift"]):
+            rules.append((k, k, lambda j, k=k, s=s: (s if j >= s else s - k, 1, k), 1 - k, k - 1))
+        return tuple(rules)
+
+    def describe(self, r, brief=False):
+        text = f"window_attention {r['num_heads']} {fmt_size(r['window_size'])}"
+        if any(r["shift_size"]):
+            text += f" shift={fmt_compact(r['shift_size'])}"
+        return text + (" v2" if r["v2"] else "")
+
+
+def _saves(r: dict, trainable: bool) -> tuple:
+    """What autograd keeps for torchvision's shifted_window_attention in a training forward, measured
+    with saved_tensors_hooks (docs/conventions.md, "Saved for backward"): per sample, the windows
+    (qkv's input, a copy) and proj's input for the weights' gradients, q (scaled) and k and v as
+    the matmuls' copies (with one head: qkv's output, 3C per token), and the softmax's output
+    (heads·T·N). At batch 1 on a map of one window PyTorch's matmul folds k's and v's dimensions
+    as views too: there archdsl counts the copies (docs/conventions.md). v2 also keeps qkv's whole output
+    (normalize's input), two norms per token and head for q and k, the normalised q and k, and the
+    attention before the logit scale (the scale's gradient); once per forward, whatever the batch,
+    the cpb_mlp's hidden ReLU output, the 16·sigmoid's input and the logit scale's exponent."""
+    t, n, c = _geometry(r)
+    heads = r["num_heads"]
+    weights = heads * t * n
+    own = [New(t * c)] if trainable else []  # the windows, for qkv's weight
+    # q for q·kᵀ, softmax's output; k and v as the matmuls' copies, but with one head matmul folds
+    # their batch dimensions as a view, and keeps qkv's output itself (v2 keeps it anyway, and its k is new)
+    kept = [New(t * c), New(weights)]
+    if not r["v2"]:
+        kept += [New(t * c)] * 2 if heads > 1 else [New(3 * t * c)]
+    else:
+        table = prod(2 * k - 1 for k in r["window_size"])
+        kept += [New(t * c)] + ([New(t * c)] if heads > 1 else [])  # normalised k, v
+        kept += [New(3 * t * c)] + [New(heads * t)] * 4  # normalize's input and the norms of q and k
+        kept += [New(heads, per_sample=False)]  # exp(logit_scale)
+        if trainable:
+            own += [New(CPB_HIDDEN * table, per_sample=False), New(heads * n * n, per_sample=False), New(weights)]
+    if trainable:
+        own += [New(t * c)]  # proj's input, for its weight
+    return tuple(own + kept)
