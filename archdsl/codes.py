@@ -49,6 +49,7 @@ CODES = {
     "E0308": "a merge with fewer than two branches",
     "E0309": "an output named twice",
     "E0310": "a record a network cannot hold",
+    "E0311": "a `register` order that does not fit its scope",
     # blocks and use
     "E0401": "a block that calls itself",
     "E0402": "a block defined twice",

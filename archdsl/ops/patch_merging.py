@@ -22,7 +22,7 @@ class PatchMerging(Op):
         (shape,) = ins
         if len(shape) != 3:
             raise OpError(f"patch_merging needs a channels-last map (PyTorch shape H, W, C), but its input is "
-                          f"{fmt_size(shape)}", hint="write `permute 0 2 3 1` before it to put the channels last")
+                          f"{fmt_size(shape)}", hint="write `permute 0 2 3 1` before it to put the channels last", code="E0504")
         h, w, c = shape
         return (-(-h // 2), -(-w // 2), 2 * c), {"dim": c, "v2": a["v2"], "eps": a["eps"]}
 

@@ -47,15 +47,15 @@ class WindowAttention(Op):
         (shape,) = ins
         if len(shape) != 3:
             raise OpError(f"window_attention needs a channels-last map (PyTorch shape H, W, C), but its input is "
-                          f"{fmt_size(shape)}", hint="write `permute 0 2 3 1` before it to put the channels last")
+                          f"{fmt_size(shape)}", hint="write `permute 0 2 3 1` before it to put the channels last", code="E0504")
         h, w, c = shape
         heads = a["heads"]
         if c % heads:
-            raise OpError(f"window_attention {heads}: the channels ({c}) must be a multiple of the heads")
+            raise OpError(f"window_attention {heads}: the channels ({c}) must be a multiple of the heads", code="E0505")
         window = per_dim(a["window"], 2, "window")
         shift = per_dim(a["shift"], 2, "shift")
         if any(s >= k for s, k in zip(shift, window)):
-            raise OpError(f"window_attention shift {fmt_compact(shift)} must be smaller than the window {fmt_size(window)}")
+            raise OpError(f"window_attention shift {fmt_compact(shift)} must be smaller than the window {fmt_size(window)}", code="E0507")
         padded = tuple(-(-n // k) * k for n, k in zip((h, w), window))
         effective = tuple(0 if k >= p else s for s, k, p in zip(shift, window, padded))
         return shape, {"dim": c, "num_heads": heads, "window_size": window, "shift_size": shift, "shift": effective,

@@ -27,8 +27,8 @@ def apply_registrations(graph: Graph, registrations: list[tuple[str, tuple[tuple
             if name not in own:
                 scope = f"'{path}'" if path else "the network"
                 raise ExpandError(f"register names '{name}', but {scope} has no module of that name", where,
-                                  did_you_mean(name, own))
+                                  did_you_mean(name, own), code="E0311")
         order = tuple(dict.fromkeys(name for name, _ in names))
         if graph.registration.get(path, order) != order:
-            raise ExpandError(f"{'scope ' + repr(path) if path else 'the network'} is given two orders to register", span)
+            raise ExpandError(f"{'scope ' + repr(path) if path else 'the network'} is given two orders to register", span, code="E0311")
         graph.registration[path] = order
