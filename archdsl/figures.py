@@ -39,7 +39,8 @@ class Settings:
     batch: int = 1
     dtype: str = "float32"  # the parameters' and activations' dtype
     optimizer: str = "sgd"  # sgd | momentum | adam | adamw
-    device: str = "cpu"  # cpu | cuda (dropout masks, the caching allocator's rounding)
+    device: str = "cpu"  # cpu | cuda (dropout masks, the caching allocator's rounding, autocast's lists)
+    amp: str | None = None  # bf16 | fp16: a forward under torch.autocast (docs/conventions.md, "Mixed precision")
 
     def block(self, nbytes: int) -> int:
         """A tensor's bytes as the device holds them: CUDA's caching allocator rounds every
@@ -52,10 +53,15 @@ class Settings:
             return 8
         if dtype == "mask" and self.device == "cuda":
             return 1  # CUDA's fused dropout keeps a bool mask
+        if dtype == "low":
+            return 2  # bfloat16 or float16
+        if dtype == "stat" and self.amp:
+            return 4  # normalisation statistics stay float32 under autocast
         return DTYPE_BYTES[self.dtype]
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+AMP = ("bf16", "fp16")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +117,10 @@ def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
 
 
 def _saved_bytes(node, s: Settings) -> int:
-    if not node.saved:
+    saved = node.amp_saved[s.device] if s.amp else node.saved  # under autocast: made by analysis.analyze
+    if not saved:
         return 0
-    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in node.saved)
+    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in saved)
 
 
 def _grad_bytes(node, s: Settings) -> int:

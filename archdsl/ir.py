@@ -28,6 +28,7 @@ class Node:
     inputs: tuple[int, ...]
     span: Span
     frozen: bool = False
+    checkpoint: str = ""  # the checkpointed block it belongs to (`checkpoint NAME`), if any
     # ---- filled by the passes
     shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
     resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)
@@ -37,6 +38,7 @@ class Node:
     figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
     grad: bool = False  # its output requires grad in a training forward (passes/memory.py)
     saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
+    amp_saved: dict = field(default_factory=dict)  # the same under autocast, by device (passes/memory.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class Graph:
     warnings: list = field(default_factory=list)  # filled by the passes
     passes_run: list[str] = field(default_factory=list)
     storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
+    amp_storages: dict = field(default_factory=dict)  # the same under autocast, by device, made when asked
     _hierarchy: Hierarchy | None = None
 
     @property

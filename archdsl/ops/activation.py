@@ -58,6 +58,12 @@ class Prelu(Activation):
     def params(self, r, ins, out):
         return r["num_parameters"]
 
+    def amp(self, r, ins, device):
+        return "lower"
+
+    def amp_kept_weights(self, r, grads):
+        return r["num_parameters"]
+
     def param_tensors(self, r):
         return 1
 
@@ -71,6 +77,9 @@ class Softmax(Activation):
 
     def other_ops(self, r, ins, out):
         return 3 * prod(out)  # exponent, sum, divide
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cuda" else None  # in CUDA's float32 list, not the CPU's
 
 
 class Maxout(Activation):

@@ -27,7 +27,7 @@ class BatchNorm(Op):
         return 2 * prod(out)  # eval mode: one multiply and one add per element
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        return (INPUT, New(2 * r["num_features"], per_sample=False))  # the batch's mean and inverse std
+        return (INPUT, New(2 * r["num_features"], "stat", per_sample=False))  # the batch's mean and inverse std
 
     def buffers(self, r):
         return 2 * r["num_features"], 1  # running mean and variance, num_batches_tracked
@@ -58,13 +58,16 @@ class LayerNorm(Op):
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         # the mean and inverse std of each normalised group: per sample, one for every position the last `dims` leave
-        return (INPUT, New(2 * prod(ins[0][:len(ins[0]) - len(r["normalized_shape"])])))
+        return (INPUT, New(2 * prod(ins[0][:len(ins[0]) - len(r["normalized_shape"])]), "stat"))
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0
 
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cuda" else None  # layer_norm, group_norm: CUDA's float32 list
 
 
 class GroupNorm(Op):
@@ -89,13 +92,16 @@ class GroupNorm(Op):
         return 2 * r["num_channels"] if r["affine"] else 0
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        return (INPUT, New(2 * r["num_groups"]))  # each group's mean and inverse std
+        return (INPUT, New(2 * r["num_groups"], "stat"))  # each group's mean and inverse std
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0
 
     def other_ops(self, r, ins, out):
         return 5 * prod(out)
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cuda" else None  # layer_norm, group_norm: CUDA's float32 list
 
 
 class LocalResponseNorm(Op):
@@ -120,3 +126,6 @@ class LocalResponseNorm(Op):
         k + alpha * average (pow's input) and its power (the divisor)."""
         spatial = prod(out[1:])
         return (INPUT, New((out[0] + r["size"] - 1) * spatial), New(prod(out)), New(prod(out)))
+
+    def amp(self, r, ins, device):
+        return "widens"  # its avg_pool3d (CPU) or pow (CUDA) runs in float32, and all after it

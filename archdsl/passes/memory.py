@@ -77,6 +77,10 @@ class Storages(NamedTuple):
     saved: list  # per node, what it keeps for backward: storage keys and New tensors
     eval_key: list
     eval_size: dict
+    dtype: dict | None = None  # each storage's dtype ("act" | "low"; None: all "act", no autocast)
+    low: list | None = None  # autocast: whether each node's output is in the lower precision
+    casts: dict | None = None  # autocast: node -> the dtype it casts its (first) input to, ("cast", id)
+    weight_casts: dict | None = None  # autocast: node -> (elements of its weights' low copies, cached)
 
 
 def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
@@ -92,19 +96,81 @@ def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
     return key, size
 
 
-def mark_saved(graph: Graph) -> None:
-    """node.saved: (elements, per_sample, dtype) of each tensor the layer is first to keep for
-    backward; node.grad: whether its output requires grad; graph.storages."""
-    key, size, copies = training_storages(graph)
-    saved_items = saved_storages(graph, key, copies)
-    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies))
+def _first_saves(graph: Graph, items_of: list, size: dict, dtype) -> None:
+    """(elements, per_sample, dtype) of each tensor a node is the first to keep, per node."""
     kept: set = set()
-    for node, items in zip(graph.nodes, saved_items):
+    out = []
+    for items in items_of:
         saved = []
         for item in items:
             if isinstance(item, New):
                 saved.append((item.elements, item.per_sample, item.dtype))
             elif item not in kept:
                 kept.add(item)
-                saved.append((size[item], True, "act"))
-        node.saved = tuple(saved)
+                saved.append((size[item], True, dtype(item)))
+        out.append(tuple(saved))
+    return out
+
+
+def mark_saved(graph: Graph) -> None:
+    """node.saved: (elements, per_sample, dtype) of each tensor the layer is first to keep for
+    backward; node.grad: whether its output requires grad; graph.storages."""
+    key, size, copies = training_storages(graph)
+    saved_items = saved_storages(graph, key, copies)
+    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies))
+    graph.amp_storages = {}
+    for node, saved in zip(graph.nodes, _first_saves(graph, saved_items, size, lambda item: "act")):
+        node.saved = saved
+        node.amp_saved = {}
+
+
+def amp_storages(graph: Graph, device: str) -> Storages:
+    """The storages of a training forward under torch.autocast on `device` (docs/conventions.md,
+    "Mixed precision"), made once per device when asked: each storage's dtype (float32 or the
+    lower precision), the casts of inputs a layer makes (("cast", id), what it then reads and
+    keeps), the lower-precision copies of weights, and node.amp_saved[device]."""
+    if device in graph.amp_storages:
+        return graph.amp_storages[device]
+    base, nodes = graph.storages, graph.nodes
+    low = [False] * len(nodes)
+    casts, weight_casts = {}, {}
+    for node in nodes[1:]:
+        rule = OPS[node.op].amp(node.resolved, [nodes[i].shape for i in node.inputs], device)
+        first = low[node.inputs[0]]
+        if rule == "lower":
+            low[node.id] = True
+            if not first:
+                casts[node.id] = "low"
+            if node.figures["params"]:
+                weight_casts[node.id] = (node.figures["params"], node.figures["trainable_params"] > 0)
+        elif rule == "float32":
+            if first:
+                casts[node.id] = "act"
+        elif rule is None:
+            low[node.id] = first if node.inplace else all(low[i] for i in node.inputs)
+    size = dict(base.size)
+    dtype = {k: ("low" if low[k if isinstance(k, int) else nodes[k[1]].inputs[0]] else "act") for k in size}
+    for i, to in casts.items():
+        size[("cast", i)] = prod(nodes[nodes[i].inputs[0]].shape)
+        dtype[("cast", i)] = to
+    saved = []
+    for node, items in zip(nodes, base.saved):
+        mine = []
+        for item in items:
+            if isinstance(item, New):
+                if item.dtype == "act" or (item.dtype == "mask" and device != "cuda"):
+                    item = New(item.elements, "low" if low[node.id] else "act", item.per_sample)
+            elif node.id in casts and node.inputs and item == input_storage(node, base.key, base.copies):
+                item = ("cast", node.id)
+            mine.append(item)
+        if node.id in weight_casts and node.grad:
+            grads = tuple(nodes[i].grad for i in node.inputs)
+            kept = OPS[node.op].amp_kept_weights(node.resolved, grads)
+            if kept:
+                mine.append(New(kept, "low", per_sample=False))
+        saved.append(mine)
+    plan = base._replace(size=size, saved=saved, dtype=dtype, low=low, casts=casts, weight_casts=weight_casts)
+    for node, items in zip(nodes, _first_saves(graph, saved, size, dtype.__getitem__)):
+        node.amp_saved[device] = items
+    graph.amp_storages[device] = plan
+    return plan
