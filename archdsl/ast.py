@@ -176,6 +176,11 @@ class Freeze(NamedTuple):
     span: Span
 
 
+class Checkpoint(NamedTuple):
+    paths: tuple[tuple[str, Span], ...]
+    span: Span
+
+
 class Network(NamedTuple):
     name: str
     span: Span
@@ -202,7 +207,7 @@ class For(NamedTuple):
     span: Span
 
 
-Stmt = Union[LayerStmt, Def, Let, SetDefault, Use, Input, Output, Freeze, Network, If, Repeat, For]
+Stmt = Union[LayerStmt, Def, Let, SetDefault, Use, Input, Output, Freeze, Checkpoint, Network, If, Repeat, For]
 
 
 class Program(NamedTuple):

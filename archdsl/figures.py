@@ -152,6 +152,9 @@ FIGURES: tuple[Figure, ...] = (
     Figure("saved_bytes", "saved-for-backward", at=_saved_bytes, column="saved", style="bytes"),
     Figure("grad_bytes", "training-memory", at=_grad_bytes),
     Figure("optimizer_bytes", "training-memory", at=_optimizer_bytes),
+    # a training step's multiply-adds: the backward's (passes/memory.py), and the forward of checkpointed layers run again
+    Figure("backward_macs", "training-step-macs", at=lambda node, s: node.backward_macs * s.batch),
+    Figure("recomputed_macs", "training-step-macs", at=lambda node, s: node.figures["macs"] * s.batch if node.recomputed else 0),
 )
 BY_NAME = {f.name: f for f in FIGURES}
 COUNTED = tuple(f for f in FIGURES if f.count is not None)  # per sample, by the figures pass
@@ -175,6 +178,7 @@ TOTALS: tuple[Total, ...] = (
     Total("buffer_bytes", "training-memory", lambda t, a: _memory().buffer_bytes(a.graph, a.settings)),
     Total("inference_peak_bytes", "peaks", lambda t, a: _memory().inference_peak(a.graph, a.settings)),
     Total("train_peak_bytes", "peaks", lambda t, a: _memory().train_peak(a.graph, a.settings)),
+    Total("train_step_macs", "training-step-macs", lambda t, a: t["macs"] + t["backward_macs"] + t["recomputed_macs"]),
 )
 
 

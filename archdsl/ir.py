@@ -39,6 +39,8 @@ class Node:
     grad: bool = False  # its output requires grad in a training forward (passes/memory.py)
     saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
     amp_saved: dict = field(default_factory=dict)  # the same under autocast, by device (passes/memory.py)
+    recomputed: bool = False  # a checkpointed layer that its block's backward runs again (passes/memory.py)
+    backward_macs: int = 0  # multiply-adds of its backward, one sample (passes/memory.py)
 
 
 @dataclass(frozen=True, slots=True)

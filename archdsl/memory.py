@@ -100,7 +100,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     plan = storages(graph, s)
     nodes = graph.nodes
     B = s.batch
-    key, size, copies, saved = plan[:4]
+    key, size, copies, inner = plan[:4]
+    saved = plan.kept  # what the forward keeps; `inner`: what a checkpointed block keeps when run again
     casts, weight_casts = plan.casts or {}, plan.weight_casts or {}
     low = plan.low or [False] * len(nodes)
 
@@ -145,15 +146,20 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
             parts = {"parameters": weights, "gradients": pgrads, "optimizer state": extra_state,
                      "saved activations": kept, "other tensors": live - weights - pgrads - kept + extra_other}
 
-    mark()
-    cached = 0  # autocast's cache of trainable weights' casts, not kept for backward
-    for node, items in zip(nodes[1:], saved[1:]):
+    def made_by(node, output: bool = True) -> list:
         i = node.id
-        made = [i] if key[i] == i else []
+        made = [i] if key[i] == i and output else []
         if copies[i] and OPS[node.op].creates_output:
             made.append(("copy", i))
         if i in casts:
             made.append(("cast", i))
+        return made
+
+    mark()
+    cached = 0  # autocast's cache of trainable weights' casts, not kept for backward
+    for node, items in zip(nodes[1:], saved[1:]):
+        i = node.id
+        made = made_by(node)
         for k in made:
             b = storage_bytes[k]
             live += b
@@ -188,6 +194,42 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     def grad_bytes(i: int) -> int:
         return s.block(prod(nodes[i].shape) * s.bytes("low" if low[i] else "act") * B)
 
+    triggers = {r.trigger: r for r in plan.regions}
+    rerun_frees: dict[int, list] = {}  # a checkpointed layer: what its backward frees of its block's rerun
+
+    def recompute(region) -> None:
+        """The block's forward once more, as its first unpack runs it: each tensor from its layer
+        to its last reader among the rerun layers, or to the backward of the first that keeps it."""
+        nonlocal live, kept
+        ids = set(region.rerun)
+        first: dict = {}
+        for n in region.rerun:
+            for item in inner[n]:
+                if isinstance(item, New):
+                    rerun_frees.setdefault(n, []).append(item)
+                elif item not in first and (item[1] if isinstance(item, tuple) else item) in ids:
+                    first[item] = n
+                    rerun_frees.setdefault(n, []).append(item)
+        last = {}
+        for n in region.rerun:
+            for j in nodes[n].inputs:
+                last[key[j]] = n
+            for k in made_by(nodes[n]):
+                last.setdefault(k, n)
+        for n in region.rerun:
+            made = made_by(nodes[n], output=n != region.trigger or region.trigger_runs)
+            for k in made:
+                live += storage_bytes[k]
+                kept += storage_bytes[k] if k in first else 0
+            for t in inner[n]:
+                if isinstance(t, New):
+                    live += nbytes(t)
+                    kept += nbytes(t)
+            mark()
+            for k, at in last.items():
+                if at == n and k not in first and (k[1] if isinstance(k, tuple) else k) in ids:
+                    live -= storage_bytes[k]
+
     grads: dict[int, list] = {}  # node -> gradient storage [bytes, holders]
     for o in graph.outputs:
         grads[o] = [0, 1]  # sum()'s gradient: a scalar broadcast
@@ -195,6 +237,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         g = grads.pop(node.id, None)
         if not node.grad or g is None:
             continue
+        if node.id in triggers:
+            recompute(triggers[node.id])
         param_grads = node.figures["trainable_params"] * pbytes
         view = OPS[node.op].grad_is_view(node.resolved)
         casting = 0  # the gradients of its casts, which the float32 ones are made from
@@ -237,8 +281,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         g[1] -= 1
         if g[1] == 0:
             live -= g[0]
-        for item in saved[node.id]:
-            if isinstance(item, New) or freed_by.get(item) == node.id:
+        for item in saved[node.id] + rerun_frees.get(node.id, []):
+            if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun_frees.get(node.id, ()):
                 b = nbytes(item)
                 live -= b if item != 0 else 0  # the caller holds the input
                 kept -= b

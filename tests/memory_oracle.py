@@ -142,3 +142,23 @@ def optimizer_bytes(module: torch.nn.Module, x: torch.Tensor, optimizer: str) ->
     sum(o.sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
     opt.step()
     return _nbytes([t for state in opt.state.values() for t in state.values() if isinstance(t, torch.Tensor)])
+
+
+def kept_bytes(module: torch.nn.Module, shape: tuple, amp: str | None = None, device: str = "cpu") -> int:
+    """What a training-mode forward leaves alive for backward, however it is held (autograd's saved
+    tensors, torch.utils.checkpoint's inputs): the bytes of the storages made during the forward
+    (the input too, made inside) that still live when only the outputs' autograd graph is kept."""
+    import gc
+
+    module.train()
+    existing = [*module.parameters(), *module.buffers()]
+    with LiveBytes(0, existing) as live:
+        x = torch.randn(shape, device=device)
+        with autocast(x, amp):
+            out = module(x)
+        graph = [o.grad_fn for o in (out if isinstance(out, tuple) else (out,))]
+        del out, x
+        gc.collect()
+        kept = live.live
+    del graph
+    return kept

@@ -77,10 +77,58 @@ class Storages(NamedTuple):
     saved: list  # per node, what it keeps for backward: storage keys and New tensors
     eval_key: list
     eval_size: dict
+    kept: list = None  # per node, what it keeps once checkpointed blocks keep only their inputs
+    regions: tuple = ()  # the checkpointed blocks (Region)
     dtype: dict | None = None  # each storage's dtype ("act" | "low"; None: all "act", no autocast)
     low: list | None = None  # autocast: whether each node's output is in the lower precision
     casts: dict | None = None  # autocast: node -> the dtype it casts its (first) input to, ("cast", id)
     weight_casts: dict | None = None  # autocast: node -> (elements of its weights' low copies, cached)
+
+
+class Region(NamedTuple):
+    """A checkpointed block: the layers its backward runs again (forward order), the layer whose
+    backward runs them (the last that keeps a tensor: its first unpack recomputes), and whether
+    the trigger's own kernel runs again (it keeps a tensor it makes, not only its inputs)."""
+
+    path: str
+    rerun: tuple
+    trigger: int
+    trigger_runs: bool
+
+
+def checkpointed(graph: Graph, key: list, items_of: list) -> tuple[list, tuple]:
+    """What each node keeps when its checkpointed block keeps only the block's inputs (held by
+    torch.utils.checkpoint until the backward of its first layer that keeps a tensor), and the
+    blocks. A layer packs a tensor for backward when it saves one or has parameters (its weight)."""
+    nodes = graph.nodes
+    blocks: dict[str, list[int]] = {}
+    for node in nodes:
+        if node.checkpoint:
+            blocks.setdefault(node.checkpoint, []).append(node.id)
+    if not blocks:
+        return items_of, ()
+    kept = list(items_of)
+    regions = []
+    for path, ids in blocks.items():
+        inside = set(ids)
+        packers = [i for i in ids if nodes[i].grad and (items_of[i] or nodes[i].figures["params"])]
+        for i in ids:
+            kept[i] = []
+        if not packers:
+            continue
+        inputs = []
+        for i in ids:
+            for j in nodes[i].inputs:
+                if j not in inside and key[j] not in inputs:
+                    inputs.append(key[j])
+        kept[packers[0]] = inputs
+        trigger = nodes[packers[-1]]
+        ins = [nodes[j].shape for j in trigger.inputs]
+        rule = OPS[trigger.op].saves(trigger.resolved, ins, trigger.shape, trigger.inplace,
+                                     trigger.figures["trainable_params"] > 0, tuple(nodes[j].grad for j in trigger.inputs))
+        runs = any(item == OUTPUT or isinstance(item, New) for item in rule)
+        regions.append(Region(path, tuple(i for i in ids if i <= trigger.id), trigger.id, runs))
+    return kept, tuple(regions)
 
 
 def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
@@ -117,11 +165,19 @@ def mark_saved(graph: Graph) -> None:
     backward; node.grad: whether its output requires grad; graph.storages."""
     key, size, copies = training_storages(graph)
     saved_items = saved_storages(graph, key, copies)
-    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies))
+    kept, regions = checkpointed(graph, key, saved_items)
+    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies), kept, regions)
     graph.amp_storages = {}
-    for node, saved in zip(graph.nodes, _first_saves(graph, saved_items, size, lambda item: "act")):
+    for node, saved in zip(graph.nodes, _first_saves(graph, kept, size, lambda item: "act")):
         node.saved = saved
         node.amp_saved = {}
+    nodes = graph.nodes
+    rerun = {i: i != r.trigger or r.trigger_runs for r in regions for i in r.rerun}
+    for node in nodes:
+        node.recomputed = rerun.get(node.id, False)
+        # each gradient a multiply-add layer makes costs its forward again: its input's, its weights'
+        grads = sum(nodes[i].grad for i in node.inputs[:1]) + (node.figures["trainable_params"] > 0)
+        node.backward_macs = node.figures["macs"] * grads if node.grad else 0
 
 
 def amp_storages(graph: Graph, device: str) -> Storages:
@@ -169,8 +225,9 @@ def amp_storages(graph: Graph, device: str) -> Storages:
             if kept:
                 mine.append(New(kept, "low", per_sample=False))
         saved.append(mine)
-    plan = base._replace(size=size, saved=saved, dtype=dtype, low=low, casts=casts, weight_casts=weight_casts)
-    for node, items in zip(nodes, _first_saves(graph, saved, size, dtype.__getitem__)):
+    kept, _ = checkpointed(graph, base.key, saved)
+    plan = base._replace(size=size, saved=saved, kept=kept, dtype=dtype, low=low, casts=casts, weight_casts=weight_casts)
+    for node, items in zip(nodes, _first_saves(graph, kept, size, dtype.__getitem__)):
         node.amp_saved[device] = items
     graph.amp_storages[device] = plan
     return plan

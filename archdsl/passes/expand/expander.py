@@ -13,7 +13,7 @@ from ...ops import ALIASES, LAYER_NAMES, OPS, lookup
 from ..evaluate import Env, Tensor, evaluate
 from .arguments import bind_block_args, bind_layer_args, fill_defaults
 from .builder import Builder
-from .freeze import apply_freezes
+from .freeze import apply_checkpoints, apply_freezes
 from .imports import Imports, collect_defs, read_file
 from .scopes import Scope, check_bindable, fill_label, network_name, resolve
 
@@ -52,6 +52,7 @@ class _Expander:
         self.builder.blame = lambda: self.active[0] if self.active else None
         self.call_stack: list[str] = []
         self.freezes: list[tuple[str, Span]] = []
+        self.checkpoints: list[tuple[str, Span]] = []
         self.outputs: list[A.Ref] | None = None
         self.steps = 0  # the work budget (MAX_STEPS): statements, iterations, calls
         self.depth = 0  # bodies being expanded inside one another (MAX_DEPTH)
@@ -75,6 +76,7 @@ class _Expander:
                     raise ExpandError(f"@{ref.name} is already an output", ref.span, "name each output once")
                 self.graph.outputs.append(node)
         apply_freezes(self.graph, self.freezes)
+        apply_checkpoints(self.graph, self.checkpoints)
         return self.graph
 
     def _check_overrides(self) -> None:
@@ -179,6 +181,8 @@ class _Expander:
                 self.outputs = list(stmt.refs)
             elif isinstance(stmt, A.Freeze):
                 self.freezes.extend(stmt.paths)
+            elif isinstance(stmt, A.Checkpoint):
+                self.checkpoints.extend(stmt.paths)
             elif isinstance(stmt, A.Network):
                 self.graph.name = stmt.name
             else:  # pragma: no cover
