@@ -35,6 +35,7 @@ def to_dict(a: Analysis) -> dict:
         "dtype": a.dtype,
         "optimizer": a.settings.optimizer,
         "device": a.settings.device,
+        "amp": a.settings.amp,
         "input": {"shape": list(a.input_shape), "activations": a.rows[0].activations},
         "layers": [row_dict(r) for r in a.layers],
         "outputs": [{"name": n, "shape": list(s)} for n, s in a.outputs],
