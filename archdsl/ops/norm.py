@@ -58,7 +58,8 @@ class LayerNorm(Op):
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         # the mean and inverse std of each normalised group: per sample, one for every position the last `dims` leave
-        return (INPUT, New(2 * prod(ins[0][:len(ins[0]) - len(r["normalized_shape"])]), "stat"))
+        # (under autocast float32 beside a float32 weight; without one, the input's dtype)
+        return (INPUT, New(2 * prod(ins[0][:len(ins[0]) - len(r["normalized_shape"])]), "stat" if r["affine"] else "act"))
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0
@@ -92,7 +93,7 @@ class GroupNorm(Op):
         return 2 * r["num_channels"] if r["affine"] else 0
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        return (INPUT, New(2 * r["num_groups"], "stat"))  # each group's mean and inverse std
+        return (INPUT, New(2 * r["num_groups"], "stat" if r["affine"] else "act"))  # each group's mean and inverse std (as layernorm's)
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0
