@@ -210,15 +210,15 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
                 elif item not in first and (item[1] if isinstance(item, tuple) else item) in ids:
                     first[item] = n
                     rerun_frees.setdefault(n, []).append(item)
+        made = {n: made_by(nodes[n], output=n != region.trigger or region.trigger_runs) for n in region.rerun}
         last = {}
         for n in region.rerun:
             for j in nodes[n].inputs:
                 last[key[j]] = n
-            for k in made_by(nodes[n]):
+            for k in made[n]:
                 last.setdefault(k, n)
         for n in region.rerun:
-            made = made_by(nodes[n], output=n != region.trigger or region.trigger_runs)
-            for k in made:
+            for k in made[n]:
                 live += storage_bytes[k]
                 kept += storage_bytes[k] if k in first else 0
             for t in inner[n]:
@@ -227,7 +227,7 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
                     kept += nbytes(t)
             mark()
             for k, at in last.items():
-                if at == n and k not in first and (k[1] if isinstance(k, tuple) else k) in ids:
+                if at == n and k not in first and any(k in made[m] for m in region.rerun):
                     live -= storage_bytes[k]
 
     grads: dict[int, list] = {}  # node -> gradient storage [bytes, holders]
