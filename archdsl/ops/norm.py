@@ -129,4 +129,5 @@ class LocalResponseNorm(Op):
         return (INPUT, New((out[0] + r["size"] - 1) * spatial), New(prod(out)), New(prod(out)))
 
     def amp(self, r, ins, device):
-        return "widens"  # its avg_pool3d (CPU) or pow (CUDA) runs in float32, and all after it
+        # its avg_pool3d (CPU; a 1D input takes avg_pool2d, which follows) or pow (CUDA) runs in float32, and all after it
+        return "widens" if device == "cuda" or len(ins[0]) > 2 else None

@@ -202,8 +202,9 @@ def amp_storages(graph: Graph, device: str) -> Storages:
         elif rule == "float32":
             if first:
                 casts[node.id] = "act"
-        elif rule is None:
-            low[node.id] = first if node.inplace else all(low[i] for i in node.inputs)
+        elif rule is None:  # a mul merge multiplies its first two inputs into a new tensor, the others into it
+            ins = node.inputs[:2] if OPS[node.op].lowering.call == "mul" else node.inputs
+            low[node.id] = first if node.inplace else all(low[i] for i in ins)
     size = dict(base.size)
     dtype = {k: ("low" if low[k if isinstance(k, int) else nodes[k[1]].inputs[0]] else "act") for k in size}
     for i, to in casts.items():
