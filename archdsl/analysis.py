@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, replace
 
 from . import passes
 from .errors import UsageError
-from .figures import CONVENTIONS, DTYPE_BYTES, FIGURES, OPTIMIZERS, TOTALS, Settings, at_settings, combine, recount
+from .figures import AMP, CONVENTIONS, DTYPE_BYTES, FIGURES, OPTIMIZERS, TOTALS, Settings, at_settings, combine, recount
 from .ir import Graph
 from .ops import OPS
+from .passes.memory import amp_storages
 from .passes.receptive_field import rf_sizes, rf_strides
 
 __all__ = ["Analysis", "DTYPE_BYTES", "Row", "analyze", "collapse"]
@@ -122,7 +123,8 @@ class Analysis:
         return to_csv(self)
 
 
-def settings(batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cpu") -> Settings:
+def settings(batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cpu",
+             amp: str | None = None) -> Settings:
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, not {batch}", code="E0901")
     if dtype not in DTYPE_BYTES:
@@ -131,18 +133,25 @@ def settings(batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", dev
         raise UsageError(f"unknown optimizer '{optimizer}'", hint="one of " + ", ".join(OPTIMIZERS), code="E0901")
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device '{device}'", hint="cpu or cuda", code="E0901")
-    return Settings(batch, dtype, optimizer, device)
+    if amp is not None and amp not in AMP:
+        raise UsageError(f"unknown --amp '{amp}'", hint="bf16 or fp16", code="E0901")
+    if amp and dtype != "float32":
+        raise UsageError(f"--amp {amp} with --dtype {dtype}: autocast runs a float32 model in lower precision",
+                         hint="leave out --dtype (float32), or leave out --amp", code="E0902")
+    return Settings(batch, dtype, optimizer, device, amp)
 
 
 def analyze(graph: Graph, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-            device: str = "cpu", convention: str = "archdsl") -> Analysis:
+            device: str = "cpu", convention: str = "archdsl", amp: str | None = None) -> Analysis:
     """The rows and totals of `graph` (analysed here if it is not yet) for a batch and dtype, and
-    the memory of a training step with `optimizer` on `device`; MACs and FLOPs as `convention`
-    counts them (docs/conventions.md, "Other tools' conventions")."""
-    run = settings(batch, dtype, optimizer, device)
+    the memory of a training step with `optimizer` on `device` (under autocast with `amp`); MACs
+    and FLOPs as `convention` counts them (docs/conventions.md, "Other tools' conventions")."""
+    run = settings(batch, dtype, optimizer, device, amp)
     if convention not in CONVENTIONS:
         raise UsageError(f"unknown convention '{convention}'", hint="one of " + ", ".join(CONVENTIONS), code="E0901")
     passes.run(graph)
+    if amp:
+        amp_storages(graph, device)
     rows = []
     sums = {f.name: 0 for f in FIGURES}
     for node in graph.nodes:

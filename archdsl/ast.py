@@ -184,6 +184,11 @@ class Register(NamedTuple):
     span: Span
 
 
+class Checkpoint(NamedTuple):
+    paths: tuple[tuple[str, Span], ...]
+    span: Span
+
+
 class Network(NamedTuple):
     name: str
     span: Span
@@ -211,7 +216,7 @@ class For(NamedTuple):
     span: Span
 
 
-Stmt = Union[LayerStmt, Def, Let, SetDefault, Use, Input, Output, Freeze, Register, Network, If, Repeat, For]
+Stmt = Union[LayerStmt, Def, Let, SetDefault, Use, Input, Output, Freeze, Register, Checkpoint, Network, If, Repeat, For]
 
 
 class Program(NamedTuple):

@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import __version__
-from .figures import CONVENTIONS, DTYPE_BYTES, OPTIMIZERS
+from .figures import AMP, CONVENTIONS, DTYPE_BYTES, OPTIMIZERS
 from .errors import ArchError, UsageError
 
 
@@ -73,6 +73,8 @@ ANALYSIS_OPTIONS = (
                  help="cuda: tensors rounded up to the caching allocator's 512-byte blocks, dropout masks of one byte."),
     click.option("--convention", type=click.Choice(CONVENTIONS), default="archdsl", show_default=True,
                  help="Count MACs and FLOPs as this tool does, to the unit (archdsl: torchvision's published figures)."),
+    click.option("--amp", type=click.Choice(AMP), default=None,
+                 help="The memory figures of a forward under torch.autocast in bfloat16 or float16 (the device's rules)."),
 )
 
 
@@ -99,7 +101,7 @@ def main() -> None:
 @click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
             input_size: str | None, wide: bool, lib: tuple[str, ...], optimizer: str, device: str,
-            convention: str) -> None:
+            convention: str, amp: str | None) -> None:
     """Analyse SPEC: one row per layer, with totals."""
     import gc
 
@@ -107,7 +109,7 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
     try:
         net = _load(spec, sets, input_size, lib)
         result = net.analyze(batch=batch, dtype=dtype, depth=depth, optimizer=optimizer, device=device,
-                             convention=convention)
+                             convention=convention, amp=amp)
     except ArchError as err:
         _fail(err)
     except OSError as err:
@@ -238,12 +240,13 @@ def build(spec, output, device, dtype, channels_last, check, weights, optimize, 
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="cuda: tensors rounded to the caching allocator's 512-byte blocks.")
+@click.option("--amp", type=click.Choice(AMP), default=None, help="A forward under torch.autocast in bfloat16 or float16.")
 @click.option("--train/--inference", "train", default=True, help="A training step (default) or an eval, no-grad forward.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
 @click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
-def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size, lib) -> None:
+def fit(spec, budget, optimizer, dtype, device, amp, train, fmt, sets, input_size, lib) -> None:
     """The largest batch of SPEC whose peak memory fits in --memory (a search over the exact model)."""
     import json
 
@@ -253,7 +256,7 @@ def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size, li
     try:
         amount = parse_bytes(budget)
         net = _load(spec, sets, input_size, lib)
-        result = search(net.analysed(), amount, "train" if train else "inference", optimizer, dtype, device)
+        result = search(net.analysed(), amount, "train" if train else "inference", optimizer, dtype, device, amp)
     except ArchError as err:
         _fail(err)
     except OSError as err:
@@ -261,7 +264,7 @@ def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size, li
     what = f"a training step with {optimizer}" if train else "an inference (eval, no grad)"
     if fmt == "json":
         click.echo(json.dumps({"network": net.name, "memory": amount, "mode": result.mode, "optimizer": optimizer,
-                               "dtype": dtype, "device": device, "batch": result.batch,
+                               "dtype": dtype, "device": device, "amp": amp, "batch": result.batch,
                                "peak": result.peak, "parts": dict(result.parts), "dominant": result.dominant,
                                "table": [{"batch": b, "peak": p, "fits": p <= amount} for b, p in result.table]}))
         return
@@ -269,7 +272,8 @@ def fit(spec, budget, optimizer, dtype, device, train, fmt, sets, input_size, li
         click.echo(f"{net.name}: not even a batch of 1 fits in {bytes_text(amount)} for {what}: "
                    f"it needs {bytes_text(result.table[0][1])}")
     else:
-        click.echo(f"{net.name}: batch {result.batch:,} fits in {bytes_text(amount)} for {what} ({dtype}, {device}); "
+        click.echo(f"{net.name}: batch {result.batch:,} fits in {bytes_text(amount)} for {what} "
+                   f"({dtype}{', autocast ' + amp if amp else ''}, {device}); "
                    f"batch {result.batch + 1:,} does not")
     click.echo(f"at batch {max(result.batch, 1):,} the peak is {bytes_text(result.peak)}, mostly {result.dominant}:")
     for name, value in result.parts:

@@ -50,6 +50,7 @@ CODES = {
     "E0309": "an output named twice",
     "E0310": "a record a network cannot hold",
     "E0311": "a `register` order that does not fit its scope",
+    "E0312": "a `checkpoint` that is not one block",
     # blocks and use
     "E0401": "a block that calls itself",
     "E0402": "a block defined twice",

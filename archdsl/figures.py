@@ -63,7 +63,8 @@ class Settings:
     batch: int = 1
     dtype: str = "float32"  # the parameters' and activations' dtype
     optimizer: str = "sgd"  # sgd | momentum | adam | adamw
-    device: str = "cpu"  # cpu | cuda (dropout masks, the caching allocator's rounding)
+    device: str = "cpu"  # cpu | cuda (dropout masks, the caching allocator's rounding, autocast's lists)
+    amp: str | None = None  # bf16 | fp16: a forward under torch.autocast (docs/conventions.md, "Mixed precision")
 
     def block(self, nbytes: int) -> int:
         """A tensor's bytes as the device holds them: CUDA's caching allocator rounds every
@@ -76,10 +77,15 @@ class Settings:
             return 8
         if dtype == "mask" and self.device == "cuda":
             return 1  # CUDA's fused dropout keeps a bool mask
+        if dtype == "low":
+            return 2  # bfloat16 or float16
+        if dtype == "stat" and self.amp:
+            return 4  # normalisation statistics stay float32 under autocast
         return DTYPE_BYTES[self.dtype]
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+AMP = ("bf16", "fp16")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +159,10 @@ def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
 
 
 def _saved_bytes(node, s: Settings) -> int:
-    if not node.saved:
+    saved = node.amp_saved[s.device] if s.amp else node.saved  # under autocast: made by analysis.analyze
+    if not saved:
         return 0
-    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in node.saved)
+    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in saved)
 
 
 def _grad_bytes(node, s: Settings) -> int:
@@ -188,6 +195,9 @@ FIGURES: tuple[Figure, ...] = (
     Figure("saved_bytes", "saved-for-backward", at=_saved_bytes, column="saved", style="bytes"),
     Figure("grad_bytes", "training-memory", at=_grad_bytes),
     Figure("optimizer_bytes", "training-memory", at=_optimizer_bytes),
+    # a training step's multiply-adds: the backward's (passes/memory.py), and the forward of checkpointed layers run again
+    Figure("backward_macs", "training-step-macs", at=lambda node, s: node.backward_macs * s.batch),
+    Figure("recomputed_macs", "training-step-macs", at=lambda node, s: node.figures["macs"] * s.batch if node.recomputed else 0),
 )
 BY_NAME = {f.name: f for f in FIGURES}
 COUNTED = tuple(f for f in FIGURES if f.count is not None)  # per sample, by the figures pass
@@ -212,6 +222,7 @@ TOTALS: tuple[Total, ...] = (
     Total("buffer_bytes", "training-memory", lambda t, a: _memory().buffer_bytes(a.graph, a.settings)),
     Total("inference_peak_bytes", "peaks", lambda t, a: _memory().inference_peak(a.graph, a.settings)),
     Total("train_peak_bytes", "peaks", lambda t, a: _memory().train_peak(a.graph, a.settings)),
+    Total("train_step_macs", "training-step-macs", lambda t, a: t["macs"] + t["backward_macs"] + t["recomputed_macs"]),
 )
 
 

@@ -60,16 +60,17 @@ def parts(graph, mode: str, s) -> tuple[tuple[str, int], ...]:
 
 
 def fit(graph, budget: int, mode: str = "train", optimizer: str = "sgd", dtype: str = "float32",
-        device: str = "cpu") -> Fit:
+        device: str = "cpu", amp: str | None = None) -> Fit:
     if mode not in ("train", "inference"):
         raise ValueError(mode)
     at = {}
 
     def peak(batch: int) -> int:
         if batch not in at:
-            at[batch] = peak_bytes(graph, mode, make_settings(batch, dtype, optimizer, device))
+            at[batch] = peak_bytes(graph, mode, make_settings(batch, dtype, optimizer, device, amp))
         return at[batch]
 
+    make_settings(1, dtype, optimizer, device, amp)  # refuses what cannot run
     if peak(1) > budget:
         best = 0
     else:
@@ -83,7 +84,7 @@ def fit(graph, budget: int, mode: str = "train", optimizer: str = "sgd", dtype: 
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if peak(mid) <= budget else (lo, mid)
             best = lo
-    s = make_settings(max(best, 1), dtype, optimizer, device)
+    s = make_settings(max(best, 1), dtype, optimizer, device, amp)
     powers = [2 ** k for k in range(0, 25) if 2 ** k < best][-6:]
     shown = sorted({1, *powers, best, best + 1} - {0})
     return Fit(best, budget, mode, parts(graph, mode, s), tuple((b, peak(b)) for b in shown), s)

@@ -29,6 +29,7 @@ class Node:
     span: Span
     frozen: bool = False
     trace: tuple = ()  # the block calls and loops it was expanded through, innermost first (errors.Frame)
+    checkpoint: str = ""  # the checkpointed block it belongs to (`checkpoint NAME`), if any
     # ---- filled by the passes
     shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
     resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)
@@ -39,6 +40,9 @@ class Node:
     once: dict = field(default_factory=dict)  # the part of a figure a forward does once, whatever the batch (figures.py)
     grad: bool = False  # its output requires grad in a training forward (passes/memory.py)
     saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
+    amp_saved: dict = field(default_factory=dict)  # the same under autocast, by device (passes/memory.py)
+    recomputed: bool = False  # a checkpointed layer that its block's backward runs again (passes/memory.py)
+    backward_macs: int = 0  # multiply-adds of its backward, one sample (passes/memory.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ class Graph:
     storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
     # a scope's children registered first, in this order (`register`): scope path -> child names
     registration: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    amp_storages: dict = field(default_factory=dict)  # the same under autocast, by device, made when asked
     _hierarchy: Hierarchy | None = None
 
     @property

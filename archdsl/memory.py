@@ -21,13 +21,30 @@ def _weights(graph, s: Settings) -> int:
     return sum(n.figures["params"] for n in graph.nodes) * DTYPE_BYTES[s.dtype] + buffer_bytes(graph, s)
 
 
+def storages(graph, s: Settings):
+    """graph.storages, or under autocast the storages of its device (passes/memory.py)."""
+    if not s.amp:
+        return graph.storages
+    from .passes.memory import amp_storages
+
+    return amp_storages(graph, s.device)
+
+
+def _dtype_of(plan, k) -> str:
+    return "act" if plan.dtype is None else plan.dtype[k]
+
+
 def inference_peak(graph, s: Settings) -> int:
     """The peak of live bytes of an eval, no-grad forward: parameters, buffers, and every tensor
     from the layer that creates it to its last reader (outputs and the input to the end). During a
-    layer, its temporaries live too: a copied strided input, max pooling's indices, LRN's steps."""
-    act = DTYPE_BYTES[s.dtype]
+    layer, its temporaries live too: a copied strided input, max pooling's indices, LRN's steps,
+    under autocast a cast of its input and of a frozen weight (a trainable weight's cast is cached
+    to the end of the forward)."""
+    plan = storages(graph, s)
     nodes = graph.nodes
-    key, size = graph.storages.eval_key, graph.storages.eval_size
+    key, size = plan.eval_key, plan.eval_size
+    low = plan.low or [False] * len(nodes)
+    act = {k: s.bytes("low" if low[k] else "act") for k in size}
     last = {k: len(nodes) if k == 0 else k for k in size}
     for node in nodes:  # in order: a reader comes after what it reads
         for i in node.inputs:
@@ -41,15 +58,24 @@ def inference_peak(graph, s: Settings) -> int:
     live = peak = 0
     for node in nodes:
         if key[node.id] == node.id:
-            live += s.block(size[node.id] * act * s.batch)
+            live += s.block(size[node.id] * act[node.id] * s.batch)
+        own = s.bytes("low" if low[node.id] else "act")
         extra = node.figures["activations"] - (size[node.id] if key[node.id] == node.id else 0)  # a copied input
-        temporaries = extra * act + 8 * node.figures["indices"]
+        temporaries = s.block((extra * (act[key[node.inputs[0]]] if extra else 0) + 8 * node.figures["indices"]) * s.batch)
         if node.op == "lrn":  # its steps (what it saves for backward) live during it
             ins = [nodes[i].shape for i in node.inputs]
-            temporaries += sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False, ())[1:]) * act
-        peak = max(peak, live + s.block(temporaries * s.batch))
+            temporaries += s.block(sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False, ())[1:]) * own * s.batch)
+        if plan.casts and node.id in plan.casts:
+            temporaries += s.block(prod(nodes[node.inputs[0]].shape) * s.bytes(plan.casts[node.id]) * s.batch)
+        if plan.weight_casts and node.id in plan.weight_casts:
+            elements, cached = plan.weight_casts[node.id]
+            if cached:
+                live += s.block(elements * 2)
+            else:
+                temporaries += s.block(elements * 2)
+        peak = max(peak, live + temporaries)
         for k in dying.get(node.id, ()):
-            live -= s.block(size[k] * act * s.batch)
+            live -= s.block(size[k] * act[k] * s.batch)
     return _weights(graph, s) + peak
 
 
@@ -58,22 +84,28 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
 
     forward: weights and the input throughout; each tensor from its layer to its last forward
     reader, or to the backward of the first layer that saved it; the outputs until the loss
-    (`sum()`, whose gradient is a broadcast scalar).
+    (`sum()`, whose gradient is a broadcast scalar). Under autocast, a layer's cast of its input
+    is such a tensor, and the casts of trainable weights are cached to the end of the forward.
     backward, layers in reverse: a layer's gradient lives from the first consumer that hands it
     one until the layer's own backward, which makes its inputs' gradients (views of its own for
     add, concat, flatten, identity) and its parameters' (kept); a second gradient for a tensor is
-    added in place, unless both are shared (views), then into a new one.
+    added in place, unless both are shared (views), then into a new one. Under autocast, the
+    gradients of its casts (input, weights) live while the float32 ones are made.
     optimizer: momentum buffers (a clone of each gradient), Adam's state, made before the update,
     and its temporaries (sqrt and the division: two of the largest parameter tensor on the CPU,
     all parameters at once in CUDA's foreach implementation).
     Returns the peak and what it holds: parameters (and buffers), gradients (of parameters),
     optimizer state, saved activations (kept for backward) and other tensors.
     """
+    plan = storages(graph, s)
     nodes = graph.nodes
-    act, B = DTYPE_BYTES[s.dtype], s.batch
-    key, size, copies, saved = graph.storages[:4]
+    B = s.batch
+    key, size, copies, inner = plan[:4]
+    saved = plan.kept  # what the forward keeps; `inner`: what a checkpointed block keeps when run again
+    casts, weight_casts = plan.casts or {}, plan.weight_casts or {}
+    low = plan.low or [False] * len(nodes)
 
-    storage_bytes = {k: s.block(n * act * B) for k, n in size.items()}
+    storage_bytes = {k: s.block(n * s.bytes(_dtype_of(plan, k)) * B) for k, n in size.items()}
 
     def nbytes(item) -> int:
         if isinstance(item, New):
@@ -114,28 +146,90 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
             parts = {"parameters": weights, "gradients": pgrads, "optimizer state": extra_state,
                      "saved activations": kept, "other tensors": live - weights - pgrads - kept + extra_other}
 
-    mark()
-    for node, items in zip(nodes[1:], saved[1:]):
+    def made_by(node, output: bool = True) -> list:
         i = node.id
-        made = [i] if key[i] == i else []
+        made = [i] if key[i] == i and output else []
         if copies[i] and OPS[node.op].creates_output:
             made.append(("copy", i))
+        if i in casts:
+            made.append(("cast", i))
+        return made
+
+    mark()
+    cached = 0  # autocast's cache of trainable weights' casts, not kept for backward
+    for node, items in zip(nodes[1:], saved[1:]):
+        i = node.id
+        made = made_by(node)
         for k in made:
             b = storage_bytes[k]
             live += b
             kept += b if k in freed_by else 0
+        weight_kept = 0
         for t in items:
             if isinstance(t, New):
                 b = nbytes(t)
                 live += b
                 kept += b
-        if live > peak:
+                weight_kept += b if t.dtype == "low" and not t.per_sample else 0
+        transient = 0
+        if i in weight_casts:
+            elements, trainable = weight_casts[i]
+            rest = max(s.block(elements * 2) - weight_kept, 0)
+            if trainable:
+                cached += rest
+                live += rest
+            else:
+                transient = rest
+        if live + transient > peak:
+            live += transient
             mark()
+            live -= transient
         for k in dying.get(i, ()):
             live -= storage_bytes[k]
+    live -= cached  # autocast's cache is cleared when the forward leaves it
 
     # backward -----------------------------------------------------------------------------
     pbytes = DTYPE_BYTES[s.dtype]
+
+    def grad_bytes(i: int) -> int:
+        return s.block(prod(nodes[i].shape) * s.bytes("low" if low[i] else "act") * B)
+
+    triggers = {r.trigger: r for r in plan.regions}
+    rerun_frees: dict[int, list] = {}  # a checkpointed layer: what its backward frees of its block's rerun
+
+    def recompute(region) -> None:
+        """The block's forward once more, as its first unpack runs it: each tensor from its layer
+        to its last reader among the rerun layers, or to the backward of the first that keeps it."""
+        nonlocal live, kept
+        ids = set(region.rerun)
+        first: dict = {}
+        for n in region.rerun:
+            for item in inner[n]:
+                if isinstance(item, New):
+                    rerun_frees.setdefault(n, []).append(item)
+                elif item not in first and (item[1] if isinstance(item, tuple) else item) in ids:
+                    first[item] = n
+                    rerun_frees.setdefault(n, []).append(item)
+        made = {n: made_by(nodes[n], output=n != region.trigger or region.trigger_runs) for n in region.rerun}
+        last = {}
+        for n in region.rerun:
+            for j in nodes[n].inputs:
+                last[key[j]] = n
+            for k in made[n]:
+                last.setdefault(k, n)
+        for n in region.rerun:
+            for k in made[n]:
+                live += storage_bytes[k]
+                kept += storage_bytes[k] if k in first else 0
+            for t in inner[n]:
+                if isinstance(t, New):
+                    live += nbytes(t)
+                    kept += nbytes(t)
+            mark()
+            for k, at in last.items():
+                if at == n and k not in first and any(k in made[m] for m in region.rerun):
+                    live -= storage_bytes[k]
+
     grads: dict[int, list] = {}  # node -> gradient storage [bytes, holders]
     for o in graph.outputs:
         grads[o] = [0, 1]  # sum()'s gradient: a scalar broadcast
@@ -143,19 +237,25 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         g = grads.pop(node.id, None)
         if not node.grad or g is None:
             continue
-        made = []
+        if node.id in triggers:
+            recompute(triggers[node.id])
         param_grads = node.figures["trainable_params"] * pbytes
         view = OPS[node.op].grad_is_view(node.resolved)
+        casting = 0  # the gradients of its casts, which the float32 ones are made from
+        if node.id in casts and nodes[node.inputs[0]].grad:
+            casting += s.block(prod(nodes[node.inputs[0]].shape) * s.bytes(casts[node.id]) * B)
+        if node.id in weight_casts and weight_casts[node.id][1]:
+            casting += s.block(node.figures["trainable_params"] * 2)
+        live += casting
         for i in node.inputs:
             if not nodes[i].grad:
                 continue
-            if view:
+            if view and low[i] == low[node.id]:
                 g[1] += 1
                 store = g
             else:
-                store = [s.block(prod(nodes[i].shape) * act * B), 1]
+                store = [grad_bytes(i), 1]
                 live += store[0]
-                made.append(store)
             old = grads.get(i)
             if old is None:
                 grads[i] = store
@@ -177,11 +277,12 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         pgrads += param_grads
         if live > peak:
             mark()
+        live -= casting
         g[1] -= 1
         if g[1] == 0:
             live -= g[0]
-        for item in saved[node.id]:
-            if isinstance(item, New) or freed_by.get(item) == node.id:
+        for item in saved[node.id] + rerun_frees.get(node.id, []):
+            if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun_frees.get(node.id, ()):
                 b = nbytes(item)
                 live -= b if item != 0 else 0  # the caller holds the input
                 kept -= b

@@ -81,11 +81,12 @@ class Network:
             err.hint = f"the spec was written for `{self._written_input()}`; --input {self.input} changes every shape after it"
 
     def analyze(self, batch: int = 1, dtype: str = "float32", depth: int | None = None, optimizer: str = "sgd",
-                device: str = "cpu", convention: str = "archdsl") -> Analysis:
+                device: str = "cpu", convention: str = "archdsl", amp: str | None = None) -> Analysis:
         """`convention`: whose counting `macs` and `flops` follow, archdsl's own or another tool's
-        (fvcore, torchinfo, ptflops, ptflops-aten, thop, flopcounter; docs/conventions.md)."""
+        (fvcore, torchinfo, ptflops, ptflops-aten, thop, flopcounter; docs/conventions.md).
+        `amp`: bf16 or fp16, the memory figures of a forward under torch.autocast (float32 weights)."""
         result = analyze(self.analysed(), batch=batch, dtype=dtype, optimizer=optimizer, device=device,
-                         convention=convention)
+                         convention=convention, amp=amp)
         return result if depth is None else collapse(result, self.graph, depth)
 
     def _repr_svg_(self) -> str | None:

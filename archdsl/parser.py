@@ -356,7 +356,7 @@ def _end(child) -> tuple[int, int] | None:
 
 
 _KEPT = frozenset({"LSQB", "RSQB", "LBRACE", "RBRACE", "SLASH", "MINUS", "DEF", "LET", "SET", "USE", "INPUT", "OUTPUT",
-                   "FREEZE", "REGISTER", "NETWORK", "IF", "REPEAT_KW", "FOR"})
+                   "FREEZE", "REGISTER", "CHECKPOINT", "NETWORK", "IF", "REPEAT_KW", "FOR"})
 
 
 def _bare(children) -> list:
@@ -502,6 +502,10 @@ class _ToAst(Transformer):
     def register_stmt(self, children):
         span, children = self._span(children), _bare(children)
         return A.Register(tuple((str(t), self._tspan(t)) for t in children), span)
+
+    def checkpoint_stmt(self, children):
+        span, children = self._span(children), _bare(children)
+        return A.Checkpoint(tuple((str(t), self._tspan(t)) for t in children), span)
 
     def network_stmt(self, children):
         span, children = self._span(children), _bare(children)

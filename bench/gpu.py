@@ -92,6 +92,15 @@ def memory_train_peak(device) -> dict:
 
 
 @check
+def memory_amp(device) -> dict:
+    """--amp bf16|fp16 on CUDA: train_peak_bytes against max_memory_allocated within 10%, and
+    saved bytes against saved_tensors_hooks under autocast (bench/gpu_memory.py)."""
+    from gpu_memory import amp_check
+
+    return amp_check()
+
+
+@check
 def memory_fit(device) -> dict:
     """`archdsl fit`'s batch fits on the GPU and batch + 10% does not (bench/gpu_memory.py)."""
     from gpu_memory import fit_check

@@ -5,10 +5,21 @@
   Storages are told apart by their StorageImpl (`untyped_storage()._cdata`), so the module may
   live on the meta device: autograd decides what to save above the kernels, and meta runs the
   same decisions without the arithmetic (tests/test_memory.py checks meta against the CPU).
+- `amp`: "bf16" or "fp16" runs the forward under torch.autocast on the input's device (the CPU
+  or CUDA; autocast has no meta rules), as a training loop does: the forward and the loss inside,
+  backward and the optimizer step outside.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
+
+AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(x: torch.Tensor, amp: str | None):
+    return torch.autocast(x.device.type, dtype=AMP[amp]) if amp else contextlib.nullcontext()
 
 
 def _storage(t: torch.Tensor):
@@ -16,7 +27,7 @@ def _storage(t: torch.Tensor):
     return s._cdata, s.nbytes()
 
 
-def saved_bytes(module: torch.nn.Module, x: torch.Tensor) -> int:
+def saved_bytes(module: torch.nn.Module, x: torch.Tensor, amp: str | None = None) -> int:
     own = {_storage(t)[0] for t in (*module.parameters(), *module.buffers())}
     seen: dict[int, int] = {}
 
@@ -27,7 +38,7 @@ def saved_bytes(module: torch.nn.Module, x: torch.Tensor) -> int:
         return t
 
     module.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with autocast(x, amp), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = module(x)
     del out
     return sum(seen.values())
@@ -84,14 +95,15 @@ def _nbytes(tensors) -> int:
     return sum(t.untyped_storage().nbytes() for t in {t.untyped_storage()._cdata: t for t in tensors}.values())
 
 
-def inference_peak(module: torch.nn.Module, x: torch.Tensor) -> int:
+def inference_peak(module: torch.nn.Module, x: torch.Tensor, amp: str | None = None) -> int:
     """The peak of live tensor bytes of an eval, no-grad forward: parameters, buffers and the
     input throughout, and every storage the forward's aten ops return until it is freed."""
     module.eval()
     existing = [*module.parameters(), *module.buffers(), x]
     with torch.no_grad(), LiveBytes(_nbytes(existing), existing) as live:
-        out = module(x)
-        del out
+        with autocast(x, amp):
+            out = module(x)
+            del out
     return live.peak
 
 
@@ -103,7 +115,7 @@ OPTIMIZERS = {
 }
 
 
-def train_peak(module: torch.nn.Module, x: torch.Tensor, optimizer: str = "sgd") -> int:
+def train_peak(module: torch.nn.Module, x: torch.Tensor, optimizer: str = "sgd", amp: str | None = None) -> int:
     """The peak of live tensor bytes of one training step from scratch: a training-mode forward,
     `output.sum().backward()`, and the optimizer's first step (which creates its state)."""
     module.train()
@@ -111,10 +123,11 @@ def train_peak(module: torch.nn.Module, x: torch.Tensor, optimizer: str = "sgd")
     opt = OPTIMIZERS[optimizer](params)
     existing = [*module.parameters(), *module.buffers(), x]
     with LiveBytes(_nbytes(existing), existing) as live:
-        out = module(x)
-        outs = out if isinstance(out, tuple) else (out,)
-        loss = sum(o.sum() for o in outs)
-        del out, outs
+        with autocast(x, amp):
+            out = module(x)
+            outs = out if isinstance(out, tuple) else (out,)
+            loss = sum(o.sum() for o in outs)
+            del out, outs
         loss.backward()
         del loss
         opt.step()
@@ -129,3 +142,23 @@ def optimizer_bytes(module: torch.nn.Module, x: torch.Tensor, optimizer: str) ->
     sum(o.sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
     opt.step()
     return _nbytes([t for state in opt.state.values() for t in state.values() if isinstance(t, torch.Tensor)])
+
+
+def kept_bytes(module: torch.nn.Module, shape: tuple, amp: str | None = None, device: str = "cpu") -> int:
+    """What a training-mode forward leaves alive for backward, however it is held (autograd's saved
+    tensors, torch.utils.checkpoint's inputs): the bytes of the storages made during the forward
+    (the input too, made inside) that still live when only the outputs' autograd graph is kept."""
+    import gc
+
+    module.train()
+    existing = [*module.parameters(), *module.buffers()]
+    with LiveBytes(0, existing) as live:
+        x = torch.randn(shape, device=device)
+        with autocast(x, amp):
+            out = module(x)
+        graph = [o.grad_fn for o in (out if isinstance(out, tuple) else (out,))]
+        del out, x
+        gc.collect()
+        kept = live.live
+    del graph
+    return kept

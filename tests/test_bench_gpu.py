@@ -19,7 +19,7 @@ def test_gpu_checks_skip_without_cuda(tmp_path):
     result = json.loads(p.stdout)
     assert result == json.loads(out.read_text())
     assert result["cuda"] is False and "no CUDA device" in result["skipped"]
-    assert result["checks"] == {name: {"skipped": True} for name in ("train_resnet50", "memory_train_peak", "memory_fit")}
+    assert result["checks"] == {name: {"skipped": True} for name in ("train_resnet50", "memory_train_peak", "memory_amp", "memory_fit")}
 
 
 def test_the_training_step_runs_on_the_cpu():

@@ -77,3 +77,21 @@ def test_the_answer_fits_and_one_more_does_not(name, budget, optimizer):
     measured = [train_peak(module, torch.empty((b, *shape), device="meta"), optimizer) for b in (batch, batch + 1)]
     # within the estimate's accuracy (tests/test_memory.py: 5%) of the budget on either side
     assert measured[0] <= amount * 1.05 and measured[1] > amount * 0.95, (batch, measured, amount)
+
+
+def test_fit_under_autocast():
+    """--amp bf16 fits a larger batch (bf16 activations, weight casts counted); PyTorch's peak
+    (the CPU, under autocast) at the answer fits and one above does not."""
+    torch = pytest.importorskip("torch")
+    from .memory_oracle import train_peak
+
+    net = archdsl.load("lenet5")
+    amount = parse_bytes("3MB")
+    plain, amp = fit(net.analysed(), amount, optimizer="adam").batch, fit(net.analysed(), amount, optimizer="adam", amp="bf16").batch
+    assert amp > plain > 1
+    module = net.build()
+    shape = net.analyze().input_shape
+    measured = [train_peak(module, torch.randn((b, *shape)), "adam", "bf16") for b in (amp, amp + 1)]
+    assert measured[0] <= amount * 1.05 and measured[1] > amount * 0.95, (amp, measured, amount)
+    doc = json.loads(CliRunner().invoke(main, ["fit", "lenet5", "--memory", "3MB", "--amp", "bf16", "--format", "json"]).output)
+    assert doc["batch"] == amp and doc["amp"] == "bf16"

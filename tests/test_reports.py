@@ -47,6 +47,8 @@ def test_golden_numbers_are_the_hand_calculation():
     assert doc["totals"]["activations"] == acts
     assert doc["totals"]["activation_bytes"] == 4 * acts
     assert layer["conv1.0"]["receptive_field"] == {"size": [5, 5], "stride": [1, 1]}
+    # a training step: conv1's input needs no gradient (its weights' only), every other conv and fc makes two
+    assert doc["totals"]["train_step_macs"] == macs + 28 * 28 * 6 * 25 + 2 * (macs - 28 * 28 * 6 * 25)
 
 
 def test_json_contract():

@@ -670,6 +670,7 @@ class _Emitter:
         self.leaves: dict[str, _Elem] = {}  # leaf module name -> its call
         self.layer_kinds: dict[tuple, tuple] = {}
         self.chain: dict[str, bool] = {}
+        self.checkpoints = {n.checkpoint: False for n in graph.nodes if n.checkpoint}  # path -> emitted as one call
 
     # ---- units of a forward
     def _units(self, path: str, prefix: tuple) -> list[_Unit]:
@@ -747,6 +748,14 @@ class _Emitter:
                 expr = " + ".join(args)
             return [(f"    {target} = {expr}", ("out", shape))]
         call = f"    {target} = {_attr('self', u.attr)}"
+        checkpointed = (u.kind == "call" and self.scopes[u.scope].path in self.checkpoints
+                        or u.kind == "leaf" and self.nodes[u.node].name in self.checkpoints)
+        if checkpointed:  # `checkpoint NAME`: its backward runs it again
+            self.checkpoints[self.scopes[u.scope].path if u.kind == "call" else self.nodes[u.node].name] = True
+            call = f"    {target} = checkpoint({_attr('self', u.attr)}, "
+            args = args + ["use_reentrant=False"]
+            if u.kind == "call" or not OPS[self.nodes[u.node].op].lowering.flattens(self.nodes[u.node].resolved):
+                return [(f"{call}{', '.join(args)})", ("out", shape))]
         if u.kind == "call":
             return [(f"{call}({', '.join(args)})", ("out", shape))]
         result = []
@@ -759,7 +768,8 @@ class _Emitter:
             call = f"    {target} = {_attr('self', u.attr)} * "
             result.append((f"{call}{args[0]}", ("out", shape if shape != before else None)))
             return result
-        result.append((f"{call}({', '.join(args)})", ("out", shape if shape != before else None)))
+        result.append((f"{call}{', '.join(args)})" if checkpointed else f"{call}({', '.join(args)})",
+                       ("out", shape if shape != before else None)))
         return result
 
     def _shape(self, node_id: int):
@@ -1319,6 +1329,14 @@ def emit_source(graph: Graph, source: str | None = None) -> str:
     if frozen:
         init += ["    # frozen (`freeze` in the spec): not trained"] + [f"    {f}.requires_grad_(False)" for f in frozen]
     fwd, comments = e.forward("")
+    if e.checkpoints:
+        missed = [path for path, done in e.checkpoints.items() if not done]
+        if missed:
+            from ..errors import UsageError
+
+            raise UsageError(f"-o: the checkpointed block '{missed[0]}' is not one call in the generated source "
+                             "(it is a layer of an nn.Sequential)", hint="checkpoint the block around it, or build the module without -o")
+        blocks[0] += "\nfrom torch.utils.checkpoint import checkpoint"
     body = [_docstring(f"{graph.name}: {totals['params']:,} parameters."), ""] + init + [""]
     body += _render_forward([(line, [mark]) for line, mark in zip(fwd, comments)])
     blocks.append("\n".join([f"class {top}(nn.Module):"] + _indent(body)))

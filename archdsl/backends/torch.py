@@ -42,41 +42,24 @@ def make_layer(lowering: Lowering, resolved: dict, inplace: bool) -> nn.Module:
 
 
 def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
-    """The analysed network as an fx.GraphModule: submodules at the analysis names, forward as fx code."""
+    """The analysed network as an fx.GraphModule: submodules at the analysis names, forward as fx
+    code. A checkpointed block (`checkpoint NAME`) is a GraphModule of its own at its name, with
+    the same submodules, which the forward calls through torch.utils.checkpoint."""
     root = nn.Module()
     code = fx.Graph()
     env = {0: code.placeholder("x")}
     made: set[str] = set()
+    blocks: dict[str, list] = {}
+    for node in graph.nodes[1:]:
+        if node.checkpoint:
+            blocks.setdefault(node.checkpoint, []).append(node)
+    readers = graph.consumers()
     with torch.device(device):
         for node in graph.nodes[1:]:
-            lowering = OPS[node.op].lowering
-            args = [env[i] for i in node.inputs]
-            if lowering.call == "cat":
-                env[node.id] = code.call_function(torch.cat, (args, 1))
-                continue
-            if lowering.call == "mul":  # one new tensor (`scale * input`), the further branches into it
-                out = code.call_function(operator.mul, (args[0], args[1]))
-                for other in args[2:]:
-                    out = code.call_method("mul_", (out, other))
-                env[node.id] = out
-                continue
-            if lowering.call == "parameter":  # a learned tensor of the enclosing module, times the input
-                _install_parameter(root, node.name, node.resolved)
-                env[node.id] = code.call_function(operator.mul, (code.get_attr(node.name), args[0]))
-                continue
-            if lowering.call == "add":  # in place into the first branch where the analysis says so (`out += identity`)
-                out = args[0]
-                for other in args[1:]:
-                    out = code.call_method("add_", (out, other)) if node.inplace else code.call_function(operator.add, (out, other))
-                env[node.id] = out
-                continue
-            if node.name not in made:  # a parameter-free layer may be applied twice under one name
-                _install(root, node.name, make_layer(lowering, node.resolved, node.inplace))
-                made.add(node.name)
-            x = args[0]
-            if lowering.flattens(node.resolved):
-                x = code.call_function(torch.flatten, (x, 1))
-            env[node.id] = code.call_module(node.name, (x,))
+            if not node.checkpoint:
+                _emit(root, code, env, node, node.name, made)
+            elif node is blocks[node.checkpoint][0]:
+                _emit_checkpointed(root, code, env, blocks[node.checkpoint], node.checkpoint, made, readers, graph.outputs)
     outputs = [env[o] for o in graph.outputs]
     code.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     module = fx.GraphModule(root, code, class_name=_class_name(graph.name))
@@ -89,6 +72,67 @@ def to_graph_module(graph: Graph, device="cpu") -> fx.GraphModule:
         elif node.frozen and OPS[node.op].lowering.call == "parameter":
             module.get_parameter(node.name).requires_grad_(False)
     return module
+
+
+def _emit(root: nn.Module, code: fx.Graph, env: dict, node, target: str, made: set) -> None:
+    """One layer into `code`: its lowering's call, its submodule (or parameter) installed on
+    `root` at `node.name`, called as `target` (its name relative to the module `code` becomes)."""
+    lowering = OPS[node.op].lowering
+    args = [env[i] for i in node.inputs]
+    if lowering.call == "cat":
+        env[node.id] = code.call_function(torch.cat, (args, 1))
+        return
+    if lowering.call == "mul":  # one new tensor (`scale * input`), the further branches into it
+        out = code.call_function(operator.mul, (args[0], args[1]))
+        for other in args[2:]:
+            out = code.call_method("mul_", (out, other))
+        env[node.id] = out
+        return
+    if lowering.call == "parameter":  # a learned tensor of the enclosing module, times the input
+        _install_parameter(root, node.name, node.resolved)
+        env[node.id] = code.call_function(operator.mul, (code.get_attr(target), args[0]))
+        return
+    if lowering.call == "add":  # in place into the first branch where the analysis says so (`out += identity`)
+        out = args[0]
+        for other in args[1:]:
+            out = code.call_method("add_", (out, other)) if node.inplace else code.call_function(operator.add, (out, other))
+        env[node.id] = out
+        return
+    if node.name not in made:  # a parameter-free layer may be applied twice under one name
+        _install(root, node.name, make_layer(lowering, node.resolved, node.inplace))
+        made.add(node.name)
+    x = args[0]
+    if lowering.flattens(node.resolved):
+        x = code.call_function(torch.flatten, (x, 1))
+    env[node.id] = code.call_module(target, (x,))
+
+
+def _emit_checkpointed(root, code, env, nodes: list, path: str, made: set, readers: list, outputs: list) -> None:
+    """A checkpointed block: its layers in a GraphModule of their own at `path` (their names
+    relative to it), called as `torch.utils.checkpoint.checkpoint(block, *inputs, use_reentrant=False)`."""
+    from torch.utils.checkpoint import checkpoint
+
+    ids = {n.id for n in nodes}
+    inputs = list(dict.fromkeys(i for n in nodes for i in n.inputs if i not in ids))
+    results = [n.id for n in nodes if n.id in outputs or any(r not in ids for r in readers[n.id])]
+    sub = fx.Graph()
+    inner = {i: sub.placeholder(f"x{k}") for k, i in enumerate(inputs)}
+    for node in nodes:
+        _emit(root, sub, inner, node, node.name[len(path) + 1:] if node.name != path else "", made)
+    sub.output(inner[results[0]] if len(results) == 1 else tuple(inner[r] for r in results))
+    if not (len(nodes) == 1 and nodes[0].name == path):  # a block, not one layer (called as it is)
+        try:
+            owner = root.get_submodule(path)
+        except AttributeError:  # a block of merges only: nothing to own
+            owner = nn.Module()
+        _install(root, path, fx.GraphModule(owner, sub, class_name="Checkpointed"))
+    block_call = code.get_attr(path)
+    out = code.call_function(checkpoint, (block_call, *(env[i] for i in inputs)), {"use_reentrant": False})
+    if len(results) == 1:
+        env[results[0]] = out
+    else:
+        for k, r in enumerate(results):
+            env[r] = code.call_function(operator.getitem, (out, k))
 
 
 def _install(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -304,6 +348,8 @@ def check(module: nn.Module, graph: Graph, device: str = "cpu", batch: int = 2) 
     try:
         module.train()
         out = module(x)
+        for h in handles:  # a checkpointed block runs its layers again in backward
+            h.remove()
         outs = out if isinstance(out, tuple) else (out,)
         sum(o.float().sum() for o in outs).backward()
     finally:

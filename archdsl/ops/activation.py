@@ -69,6 +69,12 @@ class Prelu(Activation):
     def params(self, r, ins, out):
         return r["num_parameters"]
 
+    def amp(self, r, ins, device):
+        return "lower"
+
+    def amp_kept_weights(self, r, grads):
+        return r["num_parameters"]
+
     def param_tensors(self, r):
         return 1
 
@@ -94,6 +100,9 @@ class Softmax(Activation):
         c = out[0]
         return Counts(fvcore=0, torchinfo=0, ptflops=prod(out), ptflops_aten=0, thop=prod(out) // c * (3 * c - 1),
                       flopcounter=0)
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cuda" else None  # in CUDA's float32 list, not the CPU's
 
 
 class Maxout(Activation):

@@ -18,11 +18,11 @@ from .lowering import Lowering
 class New:
     """A tensor a layer makes only for its backward pass (an index map, a mask, statistics):
     `elements` for one sample, or for the whole batch when not `per_sample`; `dtype` "act" (the
-    activations' dtype), "int64", or "mask" (a dropout mask: the activations' dtype on the CPU,
-    one byte on CUDA)."""
+    activations' dtype: under autocast, the layer's), "stat" (statistics: float32 under autocast),
+    "int64", or "mask" (a dropout mask: the activations' dtype on the CPU, one byte on CUDA)."""
 
     elements: int
-    dtype: str = "act"
+    dtype: str = "act"  # or "stat": statistics, float32 under autocast; "low": autocast's lower precision
     per_sample: bool = True
 
 
@@ -130,6 +130,20 @@ class Op:
         grad; `trainable`: the layer has parameters that do; `grads`: whether each input does. Measured op by op with torch.autograd.graph.saved_tensors_hooks
         (docs/conventions.md, "Saved for backward")."""
         return ()
+
+    def amp(self, r: dict, ins: list[tuple], device: str) -> str | None:
+        """What autocast does with the layer on `device` (cpu | cuda; docs/conventions.md, "Mixed
+        precision"), measured with saved_tensors_hooks: "lower" (in autocast's lower-precision
+        list: a float32 input and the weights are cast to the lower precision, which it returns),
+        "float32" (in its float32 list: a lower-precision input is cast up), "widens" (reads its
+        input as it is, but what it makes is float32), or None: it runs in its input's dtype (a
+        merge in the widest of its inputs', an in-place one in its first input's)."""
+        return None
+
+    def amp_kept_weights(self, r: dict, grads: tuple) -> int:
+        """A "lower" layer: elements of the lower-precision copies of its weights that its backward
+        keeps (a conv its weight; a bias copy only lives through the forward)."""
+        return 0
 
     def param_tensors(self, r: dict) -> int:
         """How many parameter tensors the layer has (an optimizer keeps a `step` per tensor)."""

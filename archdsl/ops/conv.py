@@ -101,6 +101,12 @@ class Conv(Op):
     def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT,)  # and its weight (a parameter), frozen or not
 
+    def amp(self, r, ins, device):
+        return "lower"
+
+    def amp_kept_weights(self, r, grads):
+        return self.params(r, (), ()) - (r["out_channels"] if r["bias"] else 0)
+
     def param_tensors(self, r):
         return 2 if r["bias"] else 1
 

@@ -37,7 +37,11 @@ class LayerNorm2d(Op):
         return 2 * r["num_channels"] if r["affine"] else 0
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        return (INPUT, New(2 * prod(out[1:])))  # the mean and inverse std at each position
+        # the mean and inverse std at each position: under autocast float32 beside a float32 weight, else the input's dtype
+        return (INPUT, New(2 * prod(out[1:]), "stat" if r["affine"] else "act"))
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cuda" else None  # layer_norm: CUDA's float32 list
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0

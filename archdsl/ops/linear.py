@@ -49,6 +49,12 @@ class Linear(Op):
     def saves(self, r, ins, out, inplace, trainable, grads):
         return (INPUT,) if trainable else ()  # addmm keeps its input only for the weight's gradient
 
+    def amp(self, r, ins, device):
+        return "lower"
+
+    def amp_kept_weights(self, r, grads):
+        return r["in_features"] * r["out_features"] if grads[0] else 0  # its weight, for the input's gradient
+
     def param_tensors(self, r):
         return 2 if r["bias"] else 1
 

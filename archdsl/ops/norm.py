@@ -35,7 +35,7 @@ class BatchNorm(Op):
                       ptflops_aten=0, thop=2 * n * (2 if affine else 1), flopcounter=0)
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        return (INPUT, New(2 * r["num_features"], per_sample=False))  # the batch's mean and inverse std
+        return (INPUT, New(2 * r["num_features"], "stat", per_sample=False))  # the batch's mean and inverse std
 
     def buffers(self, r):
         return 2 * r["num_features"], 1  # running mean and variance, num_batches_tracked
@@ -66,7 +66,8 @@ class LayerNorm(Op):
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         # the mean and inverse std of each normalised group: per sample, one for every position the last `dims` leave
-        return (INPUT, New(2 * prod(ins[0][:len(ins[0]) - len(r["normalized_shape"])])))
+        # (under autocast float32 beside a float32 weight; without one, the input's dtype)
+        return (INPUT, New(2 * prod(ins[0][:len(ins[0]) - len(r["normalized_shape"])]), "stat" if r["affine"] else "act"))
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0
@@ -80,6 +81,9 @@ class LayerNorm(Op):
         n, affine = prod(out), r["affine"]
         return Counts(fvcore=n * (5 if affine else 4), torchinfo=self.params(r, ins, out), ptflops=n, ptflops_aten=0,
                       thop=2 * n * (2 if affine else 1), flopcounter=0)
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cuda" else None  # layer_norm, group_norm: CUDA's float32 list
 
 
 class GroupNorm(Op):
@@ -104,7 +108,7 @@ class GroupNorm(Op):
         return 2 * r["num_channels"] if r["affine"] else 0
 
     def saves(self, r, ins, out, inplace, trainable, grads):
-        return (INPUT, New(2 * r["num_groups"]))  # each group's mean and inverse std
+        return (INPUT, New(2 * r["num_groups"], "stat" if r["affine"] else "act"))  # each group's mean and inverse std (as layernorm's)
 
     def param_tensors(self, r):
         return 2 if r["affine"] else 0
@@ -117,6 +121,9 @@ class GroupNorm(Op):
         n, affine = prod(out), r["affine"]
         return Counts(fvcore=n * (5 if affine else 4), torchinfo=self.params(r, ins, out), ptflops=n * (2 if affine else 1),
                       ptflops_aten=0, thop=0, flopcounter=0)
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cuda" else None  # layer_norm, group_norm: CUDA's float32 list
 
 
 class LocalResponseNorm(Op):
@@ -147,3 +154,7 @@ class LocalResponseNorm(Op):
         k + alpha * average (pow's input) and its power (the divisor)."""
         spatial = prod(out[1:])
         return (INPUT, New((out[0] + r["size"] - 1) * spatial), New(prod(out)), New(prod(out)))
+
+    def amp(self, r, ins, device):
+        # its avg_pool3d (CPU; a 1D input takes avg_pool2d, which follows) or pow (CUDA) runs in float32, and all after it
+        return "widens" if device == "cuda" or len(ins[0]) > 2 else None

@@ -64,6 +64,9 @@ class MaxPool(Op):
     def indices(self, r, ins, out):
         return prod(out) if r["dims"] > 1 else 0  # CPU: 1D max pooling without grad makes none
 
+    def amp(self, r, ins, device):
+        return "float32" if device == "cpu" and r["dims"] == 3 else None  # max/avg_pool3d: the CPU's float32 list
+
     def window(self, r, ins, out):
         """Output o reads input o*s - p + t*d, t < k (average pooling: d = 1)."""
         return tuple((1, s, lambda j, taps=(-p, d, k): taps, -p, (k - 1) * d - p)
@@ -127,6 +130,9 @@ class AdaptiveAvgPool(Op):
     def saves(self, r, ins, out, inplace, trainable, grads):
         # to size 1 everywhere PyTorch takes a mean, whose backward needs only the sizes
         return () if all(s == 1 for s in out[1:]) else (INPUT,)
+
+    def amp(self, r, ins, device):
+        return "float32" if device == "cpu" and r["dims"] == 3 else None  # adaptive_{avg,max}_pool3d
 
     def window(self, r, ins, out):
         """PyTorch's windows: of n inputs, output o of m reads [floor(o*n/m), ceil((o+1)*n/m)); they

@@ -33,5 +33,8 @@ class Scale(Op):
     def param_tensors(self, r):
         return 1
 
+    def amp(self, r, ins, device):
+        return "widens"  # a float32 parameter times the input
+
     def describe(self, r, brief=False):
         return f"scale {r['init']:g}"

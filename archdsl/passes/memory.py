@@ -77,6 +77,58 @@ class Storages(NamedTuple):
     saved: list  # per node, what it keeps for backward: storage keys and New tensors
     eval_key: list
     eval_size: dict
+    kept: list = None  # per node, what it keeps once checkpointed blocks keep only their inputs
+    regions: tuple = ()  # the checkpointed blocks (Region)
+    dtype: dict | None = None  # each storage's dtype ("act" | "low"; None: all "act", no autocast)
+    low: list | None = None  # autocast: whether each node's output is in the lower precision
+    casts: dict | None = None  # autocast: node -> the dtype it casts its (first) input to, ("cast", id)
+    weight_casts: dict | None = None  # autocast: node -> (elements of its weights' low copies, cached)
+
+
+class Region(NamedTuple):
+    """A checkpointed block: the layers its backward runs again (forward order), the layer whose
+    backward runs them (the last that keeps a tensor: its first unpack recomputes), and whether
+    the trigger's own kernel runs again (it keeps a tensor it makes, not only its inputs)."""
+
+    path: str
+    rerun: tuple
+    trigger: int
+    trigger_runs: bool
+
+
+def checkpointed(graph: Graph, key: list, items_of: list) -> tuple[list, tuple]:
+    """What each node keeps when its checkpointed block keeps only the block's inputs (held by
+    torch.utils.checkpoint until the backward of its first layer that keeps a tensor), and the
+    blocks. A layer packs a tensor for backward when it saves one or has parameters (its weight)."""
+    nodes = graph.nodes
+    blocks: dict[str, list[int]] = {}
+    for node in nodes:
+        if node.checkpoint:
+            blocks.setdefault(node.checkpoint, []).append(node.id)
+    if not blocks:
+        return items_of, ()
+    kept = list(items_of)
+    regions = []
+    for path, ids in blocks.items():
+        inside = set(ids)
+        packers = [i for i in ids if nodes[i].grad and (items_of[i] or nodes[i].figures["params"])]
+        for i in ids:
+            kept[i] = []
+        if not packers:
+            continue
+        inputs = []
+        for i in ids:
+            for j in nodes[i].inputs:
+                if j not in inside and key[j] not in inputs:
+                    inputs.append(key[j])
+        kept[packers[0]] = inputs
+        trigger = nodes[packers[-1]]
+        ins = [nodes[j].shape for j in trigger.inputs]
+        rule = OPS[trigger.op].saves(trigger.resolved, ins, trigger.shape, trigger.inplace,
+                                     trigger.figures["trainable_params"] > 0, tuple(nodes[j].grad for j in trigger.inputs))
+        runs = any(item == OUTPUT or isinstance(item, New) for item in rule)
+        regions.append(Region(path, tuple(i for i in ids if i <= trigger.id), trigger.id, runs))
+    return kept, tuple(regions)
 
 
 def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
@@ -92,19 +144,91 @@ def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
     return key, size
 
 
-def mark_saved(graph: Graph) -> None:
-    """node.saved: (elements, per_sample, dtype) of each tensor the layer is first to keep for
-    backward; node.grad: whether its output requires grad; graph.storages."""
-    key, size, copies = training_storages(graph)
-    saved_items = saved_storages(graph, key, copies)
-    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies))
+def _first_saves(graph: Graph, items_of: list, size: dict, dtype) -> None:
+    """(elements, per_sample, dtype) of each tensor a node is the first to keep, per node."""
     kept: set = set()
-    for node, items in zip(graph.nodes, saved_items):
+    out = []
+    for items in items_of:
         saved = []
         for item in items:
             if isinstance(item, New):
                 saved.append((item.elements, item.per_sample, item.dtype))
             elif item not in kept:
                 kept.add(item)
-                saved.append((size[item], True, "act"))
-        node.saved = tuple(saved)
+                saved.append((size[item], True, dtype(item)))
+        out.append(tuple(saved))
+    return out
+
+
+def mark_saved(graph: Graph) -> None:
+    """node.saved: (elements, per_sample, dtype) of each tensor the layer is first to keep for
+    backward; node.grad: whether its output requires grad; graph.storages."""
+    key, size, copies = training_storages(graph)
+    saved_items = saved_storages(graph, key, copies)
+    kept, regions = checkpointed(graph, key, saved_items)
+    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies), kept, regions)
+    graph.amp_storages = {}
+    for node, saved in zip(graph.nodes, _first_saves(graph, kept, size, lambda item: "act")):
+        node.saved = saved
+        node.amp_saved = {}
+    nodes = graph.nodes
+    rerun = {i: i != r.trigger or r.trigger_runs for r in regions for i in r.rerun}
+    for node in nodes:
+        node.recomputed = rerun.get(node.id, False)
+        # each gradient a multiply-add layer makes costs its forward again: its input's, its weights'
+        grads = sum(nodes[i].grad for i in node.inputs[:1]) + (node.figures["trainable_params"] > 0)
+        node.backward_macs = node.figures["macs"] * grads if node.grad else 0
+
+
+def amp_storages(graph: Graph, device: str) -> Storages:
+    """The storages of a training forward under torch.autocast on `device` (docs/conventions.md,
+    "Mixed precision"), made once per device when asked: each storage's dtype (float32 or the
+    lower precision), the casts of inputs a layer makes (("cast", id), what it then reads and
+    keeps), the lower-precision copies of weights, and node.amp_saved[device]."""
+    if device in graph.amp_storages:
+        return graph.amp_storages[device]
+    base, nodes = graph.storages, graph.nodes
+    low = [False] * len(nodes)
+    casts, weight_casts = {}, {}
+    for node in nodes[1:]:
+        rule = OPS[node.op].amp(node.resolved, [nodes[i].shape for i in node.inputs], device)
+        first = low[node.inputs[0]]
+        if rule == "lower":
+            low[node.id] = True
+            if not first:
+                casts[node.id] = "low"
+            if node.figures["params"]:
+                weight_casts[node.id] = (node.figures["params"], node.figures["trainable_params"] > 0)
+        elif rule == "float32":
+            if first:
+                casts[node.id] = "act"
+        elif rule is None:  # a mul merge multiplies its first two inputs into a new tensor, the others into it
+            ins = node.inputs[:2] if OPS[node.op].lowering.call == "mul" else node.inputs
+            low[node.id] = first if node.inplace else all(low[i] for i in ins)
+    size = dict(base.size)
+    dtype = {k: ("low" if low[k if isinstance(k, int) else nodes[k[1]].inputs[0]] else "act") for k in size}
+    for i, to in casts.items():
+        size[("cast", i)] = prod(nodes[nodes[i].inputs[0]].shape)
+        dtype[("cast", i)] = to
+    saved = []
+    for node, items in zip(nodes, base.saved):
+        mine = []
+        for item in items:
+            if isinstance(item, New):
+                if item.dtype == "act" or (item.dtype == "mask" and device != "cuda"):
+                    item = New(item.elements, "low" if low[node.id] else "act", item.per_sample)
+            elif node.id in casts and node.inputs and item == input_storage(node, base.key, base.copies):
+                item = ("cast", node.id)
+            mine.append(item)
+        if node.id in weight_casts and node.grad:
+            grads = tuple(nodes[i].grad for i in node.inputs)
+            kept = OPS[node.op].amp_kept_weights(node.resolved, grads)
+            if kept:
+                mine.append(New(kept, "low", per_sample=False))
+        saved.append(mine)
+    kept, _ = checkpointed(graph, base.key, saved)
+    plan = base._replace(size=size, saved=saved, kept=kept, dtype=dtype, low=low, casts=casts, weight_casts=weight_casts)
+    for node, items in zip(nodes, _first_saves(graph, kept, size, dtype.__getitem__)):
+        node.amp_saved[device] = items
+    graph.amp_storages[device] = plan
+    return plan

@@ -36,6 +36,7 @@ def to_dict(a: Analysis) -> dict:
         "optimizer": a.settings.optimizer,
         "device": a.settings.device,
         "convention": a.convention,
+        "amp": a.settings.amp,
         "input": {"shape": list(a.input_shape), "activations": a.rows[0].activations},
         "layers": [row_dict(r) for r in a.layers],
         "outputs": [{"name": n, "shape": list(s)} for n, s in a.outputs],

@@ -313,6 +313,12 @@ def memory_lines(a) -> list[tuple[str, list[str]]]:
                       f"parameters {bytes_text(t['param_bytes'])}, gradients {bytes_text(t['grad_bytes'])}{state}"]),
         ("inference", [f"peak {bytes_text(t['inference_peak_bytes'])}", "eval, no grad"]),
     ]
+    if s.amp:
+        lines.append(("autocast", [f"{s.amp} on {s.device}: {s.device.upper() if s.device == 'cuda' else 'the CPU'}'s lists; "
+                                   "float32 weights, their casts counted"]))
+    if t["recomputed_macs"]:
+        lines.append(("checkpoint", [f"{bytes_text(t['saved_bytes'])} saved; a training step runs "
+                                     f"{t['recomputed_macs']:,} MACs again ({t['train_step_macs']:,} in all)"]))
     if s.device == "cuda":
         lines.append(("cuda", ["every tensor rounded up to the caching allocator's 512-byte blocks; "
                                "no cuDNN workspace, no CUDA context"]))

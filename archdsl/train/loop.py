@@ -349,10 +349,10 @@ def _plan(report, config, analysis, data, world, device, label, module) -> None:
     from ..analysis import analyze
 
     on = "cuda" if str(device).startswith("cuda") else "cpu"
-    m = analyze(analysis.graph, batch=config.batch, optimizer=config.optimizer, device=on).totals
+    m = analyze(analysis.graph, batch=config.batch, optimizer=config.optimizer, device=on, amp=config.amp).totals
     report.line(f"memory: a training step with {config.optimizer} at batch {config.batch} peaks at "
                 f"{m['train_peak_bytes'] / 2**20:,.1f} MiB of tensors on {on}, {m['saved_bytes'] / 2**20:,.1f} MiB of them "
-                f"saved for backward (float32{', without autocast' if config.amp else ''}) -- archdsl's analysis")
+                f"saved for backward (float32{', autocast ' + config.amp if config.amp else ''}) -- archdsl's analysis")
     size = fmt_size(slide_order(analysis.input_shape))
     resized = ("" if data.source_size == size else f", resized to {size}" if data.source_size == "various"
                else f", resized from {data.source_size} to {size}")

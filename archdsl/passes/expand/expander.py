@@ -13,7 +13,7 @@ from ...ops import ALIASES, LAYER_NAMES, OPS, lookup
 from ..evaluate import POISONED, Cascade, Env, Tensor, evaluate
 from .arguments import bind_block_args, bind_layer_args, fill_defaults
 from .builder import Builder
-from .freeze import apply_freezes
+from .freeze import apply_checkpoints, apply_freezes
 from .imports import Imports, collect_defs, read_file, through_use
 from .register import apply_registrations
 from .scopes import Scope, check_bindable, fill_label, network_name, resolve
@@ -68,6 +68,7 @@ class _Expander:
         self.call_stack: list[str] = []
         self.freezes: list[tuple[str, Span]] = []
         self.registrations: list[tuple[str, tuple, Span]] = []  # (scope path, names, span) of each `register`
+        self.checkpoints: list[tuple[str, Span]] = []
         self.outputs: list[A.Ref] | None = None
         self.steps = 0  # the work budget (MAX_STEPS): statements, iterations, calls
         self.depth = 0  # bodies being expanded inside one another (MAX_DEPTH)
@@ -121,6 +122,7 @@ class _Expander:
                 self.graph.outputs.append(node)
         apply_freezes(self.graph, self.freezes)
         apply_registrations(self.graph, self.registrations)
+        apply_checkpoints(self.graph, self.checkpoints)
         return self.graph
 
     def _check_overrides(self) -> None:
@@ -235,6 +237,8 @@ class _Expander:
                     self.outputs = list(stmt.refs)
                 elif isinstance(stmt, A.Freeze):
                     self.freezes.extend(stmt.paths)
+                elif isinstance(stmt, A.Checkpoint):
+                    self.checkpoints.extend(stmt.paths)
                 elif isinstance(stmt, A.Register):
                     self._register(stmt, ctx.scope)
                 elif isinstance(stmt, A.Network):
