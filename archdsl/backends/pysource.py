@@ -1335,7 +1335,7 @@ def emit_source(graph: Graph, source: str | None = None) -> str:
             from ..errors import UsageError
 
             raise UsageError(f"-o: the checkpointed block '{missed[0]}' is not one call in the generated source "
-                             "(it is a layer of an nn.Sequential)", hint="checkpoint the block around it, or build the module without -o")
+                             "(it is a layer of an nn.Sequential)", hint="checkpoint the block around it, or build the module without -o", code="E0706")
         blocks[0] += "\nfrom torch.utils.checkpoint import checkpoint"
     body = [_docstring(f"{graph.name}: {totals['params']:,} parameters."), ""] + init + [""]
     body += _render_forward([(line, [mark]) for line, mark in zip(fwd, comments)])

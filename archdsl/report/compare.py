@@ -36,8 +36,9 @@ def _text(fmt, value) -> str:
 
 
 def settings_text(settings: dict) -> str:
-    """The analysis options in a title; archdsl's own convention goes unsaid, as in analyze's."""
-    return ", ".join(f"{k} {v}" for k, v in settings.items() if (k, v) != ("convention", "archdsl"))
+    """The analysis options in a title; archdsl's own convention and no autocast go unsaid, as in analyze's."""
+    unsaid = {("convention", "archdsl"), ("amp", None)}
+    return ", ".join(f"{k} {v}" for k, v in settings.items() if (k, v) not in unsaid)
 
 
 def cells(summaries: list[Summary]) -> tuple[list[str], list[list[str]]]:
