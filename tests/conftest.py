@@ -24,10 +24,18 @@ def per_spec(names):
     return [pytest.param(n, marks=pytest.mark.slow) if str(n).removesuffix(".arch") in SIBLINGS else n for n in names]
 
 
+def load_reference() -> dict:
+    """torchvision's own figures (copied from shared/reference; see tests/data/README.md): the
+    first file and each family's own (`torchvision_classification_vit.json`, ...)."""
+    ref = json.loads((DATA / "torchvision_classification.json").read_text())
+    for path in sorted(DATA.glob("torchvision_classification_*.json")):
+        ref.update(json.loads(path.read_text()))
+    return ref
+
+
 @pytest.fixture(scope="session")
 def reference():
-    """torchvision's own figures (copied from shared/reference; see tests/data/README.md)."""
-    return json.loads((DATA / "torchvision_classification.json").read_text())
+    return load_reference()
 
 
 @pytest.fixture(scope="module")

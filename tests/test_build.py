@@ -1,6 +1,5 @@
 """Built modules against PyTorch itself: torchvision's state_dict and logits, FlopCounterMode,
 real output shapes from forward hooks, requires_grad, torch.compile."""
-import json
 import zlib
 
 import pytest
@@ -11,10 +10,10 @@ import archdsl  # noqa: E402
 from archdsl.ops import OPS  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from .conftest import DATA, SIBLINGS, SPECS  # noqa: E402
+from .conftest import SIBLINGS, SPECS, load_reference  # noqa: E402
 from .test_torchvision_specs import MODELS, spec_path  # noqa: E402
 
-REFERENCE = json.loads((DATA / "torchvision_classification.json").read_text())
+REFERENCE = load_reference()
 FAST = ["resnet18", "vgg11_bn", "googlenet", "mobilenet_v2", "squeezenet1_0", "densenet121", "mnasnet0_5", "mobilenet_v3_small", "efficientnet_b0",
         "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x0_5", "convnext_tiny"]
 ALL_SPECS = sorted(p.name for p in SPECS.glob("*.arch"))

@@ -137,7 +137,8 @@ def _is_merge(node) -> bool:
 
 
 def _is_parameter(node) -> bool:
-    """A learned tensor of its scope (scale): `self.name = filled(...)`, used as `self.name * x`."""
+    """A learned tensor of its scope (scale, pos_embedding, class_token): `self.name = filled(...)`,
+    used as `self.name * x`, `x + self.name` or `prepend(self.name, x)`."""
     return OPS[node.op].lowering.call == "parameter"
 
 
@@ -753,8 +754,13 @@ class _Emitter:
             args = [target]
         before = self._shape(u.inputs[0])
         if _is_parameter(node):
-            call = f"    {target} = {_attr('self', u.attr)} * "
-            result.append((f"{call}{args[0]}", ("out", shape if shape != before else None)))
+            param = _attr('self', u.attr)
+            combine = OPS[node.op].lowering.combine
+            if combine == "prepend":
+                self.helpers.add("prepend")
+            expr = {"mul": f"{param} * {args[0]}", "add": f"{args[0]} + {param}",
+                    "prepend": f"prepend({param}, {args[0]})"}[combine]
+            result.append((f"    {target} = {expr}", ("out", shape if shape != before else None)))
             return result
         result.append((f"{call}({', '.join(args)})", ("out", shape if shape != before else None)))
         return result

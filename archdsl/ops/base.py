@@ -135,7 +135,8 @@ class Op:
         `first` and `last` bound what any output o reads: first <= (a position it reads) - o*E/Q
         <= last; where Q = 1 they are exactly its first and last position (ints). Q = 0: the
         layer mixes all E positions of its input (fc, flatten, global pooling), reads None.
-        passes/receptive_field.py composes these rules."""
+        "all": every output reads the whole network input (global attention over a sequence,
+        whose tokens no longer have the map's positions). passes/receptive_field.py composes these rules."""
         return None
 
     def describe(self, r: dict, brief: bool = False) -> str:
