@@ -16,6 +16,7 @@ SIBLINGS = {
     *(f"efficientnet_b{i}" for i in range(1, 8)), "efficientnet_v2_m", "efficientnet_v2_l",
     *(p.stem for p in SPECS.glob("regnet_*.arch") if p.stem not in ("regnet_x_400mf", "regnet_y_400mf")),
     "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "convnext_small", "convnext_base", "convnext_large",
+    "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
 }
 
 

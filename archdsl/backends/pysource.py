@@ -756,8 +756,6 @@ class _Emitter:
         if _is_parameter(node):
             param = _attr('self', u.attr)
             combine = OPS[node.op].lowering.combine
-            if combine == "prepend":
-                self.helpers.add("prepend")
             expr = {"mul": f"{param} * {args[0]}", "add": f"{args[0]} + {param}",
                     "prepend": f"prepend({param}, {args[0]})"}[combine]
             result.append((f"    {target} = {expr}", ("out", shape if shape != before else None)))
@@ -878,6 +876,8 @@ class _Emitter:
         head = lowering.layer_name(node.resolved)
         if not head.startswith("nn."):
             self.helpers.add(head)
+        if lowering.call == "parameter" and lowering.combine == "prepend":
+            self.helpers.add("prepend")  # the function that puts it in front of the sequence
         pairs = lowering.arguments(node.resolved)
         inplace = bool(lowering.inplace and node.inplace)
         key = (id(lowering), head, inplace)
