@@ -764,7 +764,7 @@ class _Emitter:
         return result
 
     def _shape(self, node_id: int):
-        return slide_order(self.nodes[node_id].shape)
+        return slide_order(self.nodes[node_id].shape, len(self.nodes[0].shape))
 
     # ---- what each scope becomes
     def run(self) -> None:
@@ -886,7 +886,7 @@ class _Emitter:
             slots = [Slot(p.name, p.positional, p.default, p.form) for p, _ in pairs]
             known = self.layer_kinds[key] = (slots, ("layer", head, tuple(s.name for s in slots), inplace))
         elem = self.leaves[name] = _Elem(_local(name), "layer", head, known[0], [v for _, v in pairs], known[1],
-                                         slide_order(node.shape), inplace=inplace)
+                                         slide_order(node.shape, len(self.nodes[0].shape)), inplace=inplace)
         return elem
 
     def _child(self, kind: str, name: str) -> _Elem:

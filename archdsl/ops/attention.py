@@ -26,6 +26,7 @@ class Attention(Op):
     name = "attention"
     aliases = ("self_attention", "mha")
     example = "attention 8"
+    example_input = "64x196"  # 196 tokens of 64 features
     family = "attention"
     args = (Arg("heads", "int", minimum=1), Arg("dropout", "float", 0.0), Arg("bias", "bool", True, flag=True))
     positional = ("heads",)

@@ -51,6 +51,7 @@ class Op:
     name: str = ""
     aliases: tuple[str, ...] = ()  # other spellings people use on slides
     example: str = ""  # a call with its required arguments, for the error that misses one
+    example_input = "112x112x64"  # an input the example works on (tests/test_op_registry.py)
     family: str = "other"  # conv | pool | linear | norm | activation | shape | merge | input
     args: tuple[Arg, ...] = ()
     positional: tuple[str, ...] = ()
@@ -201,9 +202,13 @@ def per_dim(value, rank: int, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def slide_order(shape: tuple) -> tuple:
-    """(C, H, W) -> (H, W, C), the order the slides and `input` use; flat vectors unchanged."""
-    return shape if len(shape) == 1 else shape[1:] + shape[:1]
+def slide_order(shape: tuple, input_rank: int = 0) -> tuple:
+    """(C, H, W) -> (H, W, C), the order the slides and `input` use; flat vectors unchanged. In a
+    network whose input (of `input_rank` dimensions) has two or more spatial dimensions, a tensor
+    of two is a sequence `[tokens, features]` (a ViT's), already in that order."""
+    if len(shape) == 1 or (len(shape) == 2 and input_rank >= 3):
+        return shape
+    return shape[1:] + shape[:1]
 
 
 def fmt_size(values: tuple) -> str:

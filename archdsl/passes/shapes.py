@@ -34,7 +34,7 @@ def infer_shapes(graph: Graph) -> None:
             warnings.append(_dropped_warning(node, r))
         node.shape, node.resolved = out, r
     for check in graph.assertions:
-        got = slide_order(nodes[check.node].shape)
+        got = slide_order(nodes[check.node].shape, len(nodes[0].shape))
         if tuple(check.dims) != got:
             node = nodes[check.node]
             raise ShapeError(f"{node.name} gives [{fmt_size(got)}], but the spec expects [{fmt_size(check.dims)}]", check.span)
