@@ -24,7 +24,8 @@ def _weights(graph, s: Settings) -> int:
 def inference_peak(graph, s: Settings) -> int:
     """The peak of live bytes of an eval, no-grad forward: parameters, buffers, and every tensor
     from the layer that creates it to its last reader (outputs and the input to the end). During a
-    layer, its temporaries live too: a copied strided input, max pooling's indices, LRN's steps."""
+    layer, its temporaries live too: a copied strided input, max pooling's indices, an op's own
+    (`Op.temporaries`: LRN's steps, attention's projections and scores)."""
     act = DTYPE_BYTES[s.dtype]
     nodes = graph.nodes
     key, size = graph.storages.eval_key, graph.storages.eval_size
@@ -44,9 +45,7 @@ def inference_peak(graph, s: Settings) -> int:
             live += s.block(size[node.id] * act * s.batch)
         extra = node.figures["activations"] - (size[node.id] if key[node.id] == node.id else 0)  # a copied input
         temporaries = extra * act + 8 * node.figures["indices"]
-        if node.op == "lrn":  # its steps (what it saves for backward) live during it
-            ins = [nodes[i].shape for i in node.inputs]
-            temporaries += sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False, ())[1:]) * act
+        temporaries += OPS[node.op].temporaries(node.resolved, [nodes[i].shape for i in node.inputs], node.shape) * act
         peak = max(peak, live + s.block(temporaries * s.batch))
         for k in dying.get(node.id, ()):
             live -= s.block(size[k] * act * s.batch)

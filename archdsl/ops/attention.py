@@ -78,6 +78,13 @@ class Attention(Op):
             kept += [New(n * e), New(n * e)]
         return tuple(kept)
 
+    def temporaries(self, r, ins, out):
+        """The MATH path's most at once, measured on the meta device: during the in-projection
+        the transposed input's copy (L·E), the product (3·L·E) and the bias added (3·L·E); during
+        the softmax q, k and v (3·L·E), the scores and the softmax (H·L·L each)."""
+        n, e, h = r["tokens"], r["embed_dim"], r["num_heads"]
+        return max(7 * n * e, 3 * n * e + 2 * h * n * n)
+
     def window(self, r, ins, out):
         return "all"  # every token reads every token: the whole input
 

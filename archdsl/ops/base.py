@@ -126,6 +126,12 @@ class Op:
         """int64 elements an eval forward creates besides the output (max pooling's indices), one sample."""
         return 0
 
+    def temporaries(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        """Elements (the activations' dtype) that live at most at once while an eval, no-grad
+        forward runs the layer, besides its input and output (LRN's steps, attention's scores),
+        one sample: the inference peak counts them during the layer (memory.py)."""
+        return 0
+
     def window(self, r: dict, ins: list[tuple], out: tuple):
         """Receptive-field rule: which positions of its input each output position reads.
 

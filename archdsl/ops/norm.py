@@ -115,6 +115,9 @@ class LocalResponseNorm(Op):
     def other_ops(self, r, ins, out):
         return (r["size"] + 3) * prod(out)  # squares summed over the window, then scale and power
 
+    def temporaries(self, r, ins, out):
+        return sum(t.elements for t in self.saves(r, ins, out, False, False, ())[1:])  # its steps live during it
+
     def saves(self, r, ins, out, inplace, trainable, grads):
         """F.local_response_norm: the squares padded by size - 1 channels (avg_pool's input),
         k + alpha * average (pow's input) and its power (the divisor)."""
