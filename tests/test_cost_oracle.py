@@ -338,17 +338,23 @@ class Select(nn.Module):
 
 class Attention(nn.Module):
     """torchvision's EncoderBlock calls nn.MultiheadAttention so, counted as the reference data
-    counts it: with autograd on (under no_grad the fused fast path hides its projections from
-    FlopCounterMode) and scaled dot-product attention on its MATH backend (the CPU's fused
-    kernel hides the two matmuls; in training it also keeps other tensors for backward)."""
+    counts it: off the fused fast path (which it takes under no_grad, or with autograd on when no
+    parameter requires grad, and whose projections FlopCounterMode does not see), and with scaled
+    dot-product attention on its MATH backend (the CPU's fused kernel hides the two matmuls; in
+    training it also keeps other tensors for backward)."""
 
     def __init__(self, e: int, heads: int, dropout: float, bias: bool):
         super().__init__()
         self.mha = nn.MultiheadAttention(e, heads, dropout=dropout, bias=bias, batch_first=True)
 
     def forward(self, x):
-        with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH):
-            return self.mha(x, x, x, need_weights=False)[0]
+        fast = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            with sdpa_kernel(SDPBackend.MATH):
+                return self.mha(x, x, x, need_weights=False)[0]
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fast)
 
 
 class Chunk(nn.Module):
@@ -914,3 +920,20 @@ def test_residual_and_inception_merges():
         ("l7", {"kind": "fc", "f": 5, "bias": True}),
     ]
     compare((3, 9, 9), program, frozen=("l2_0_0", "l5"))
+
+
+def test_vit_like_chain():
+    """ViT's path: patch conv, tokens, class token, position embedding, per-token LayerNorm,
+    self-attention (one frozen), the class token, a head."""
+    program = [
+        ("l0", {"kind": "conv", "c": 8, "g": 1, "bias": True, "k": (2, 2), "s": (2, 2), "p": (0, 0), "d": (1, 1)}),
+        ("l1", {"kind": "tokens"}),
+        ("l2", {"kind": "class_token"}),
+        ("l3", {"kind": "pos_embedding"}),
+        ("l4", {"kind": "layernorm", "affine": True, "dims": 1}),
+        ("l5", {"kind": "attention", "heads": 2, "dropout": 0.0, "bias": True}),
+        ("l6", {"kind": "attention", "heads": 4, "dropout": 0.1, "bias": False}),
+        ("l7", {"kind": "select", "index": 0}),
+        ("l8", {"kind": "fc", "f": 5, "bias": True}),
+    ]
+    compare((3, 8, 8), program, frozen=("l5",))
