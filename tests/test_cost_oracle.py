@@ -525,13 +525,13 @@ SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", 
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
            "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
            "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle", "scale",
-           "class_token", "pos_embedding", "select"]  # the first of these three needs a sequence (a 2D tensor)
+           "class_token", "pos_embedding"]  # the first of these two needs a sequence (a 2D tensor)
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
 # drawn as a spatial chain's last layer only: their output is laid out otherwise than contiguously,
 # which PyTorch's elementwise layers after them keep and archdsl does not follow (docs/conventions.md)
 # (tokens: features strided by the tokens; attention: nn.MultiheadAttention's batch-first output is
-# a transposed view of its (L, N, E) result)
-LAST = ["permute", "layernorm2d", "tokens", "attention"]
+# a transposed view of its (L, N, E) result; select: a slice whose batch stride is its input's)
+LAST = ["permute", "layernorm2d", "tokens", "attention", "select"]
 FLAT = ["fc", "fc", "scale", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
         "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten", "pos_embedding"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
@@ -591,6 +591,10 @@ def draw_program(data, rank: int, length: int):
         kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else []) + (LAST if i == length - 1 else [])
         if after_input:
             kind_pool = [k for k in kind_pool if k not in INPLACE]
+        if after_crop:
+            # flatten(2) of a slice views it where the slice cut no row's width, which archdsl
+            # does not follow (docs/conventions.md): tokens reads a layer's own output
+            kind_pool = [k for k in kind_pool if k != "tokens"] or ["identity"]
         if after_crop and cur[0] == 1:
             # at batch 1 PyTorch calls some slices of a one-channel map contiguous and groupnorm
             # copies nothing; archdsl counts the copy as at every larger batch (docs/conventions.md)
