@@ -37,9 +37,9 @@ def _dtype_of(plan, k) -> str:
 def inference_peak(graph, s: Settings) -> int:
     """The peak of live bytes of an eval, no-grad forward: parameters, buffers, and every tensor
     from the layer that creates it to its last reader (outputs and the input to the end). During a
-    layer, its temporaries live too: a copied strided input, max pooling's indices, LRN's steps,
-    under autocast a cast of its input and of a frozen weight (a trainable weight's cast is cached
-    to the end of the forward)."""
+    layer, its temporaries live too: a copied strided input, max pooling's indices, an op's own
+    (`Op.temporaries`: LRN's steps, attention's projections and scores), under autocast a cast of
+    its input and of a frozen weight (a trainable weight's cast is cached to the end of the forward)."""
     plan = storages(graph, s)
     nodes = graph.nodes
     key, size = plan.eval_key, plan.eval_size
@@ -62,9 +62,9 @@ def inference_peak(graph, s: Settings) -> int:
         own = s.bytes("low" if low[node.id] else "act")
         extra = node.figures["activations"] - (size[node.id] if key[node.id] == node.id else 0)  # a copied input
         temporaries = s.block((extra * (act[key[node.inputs[0]]] if extra else 0) + 8 * node.figures["indices"]) * s.batch)
-        if node.op == "lrn":  # its steps (what it saves for backward) live during it
-            ins = [nodes[i].shape for i in node.inputs]
-            temporaries += s.block(sum(t.elements for t in OPS["lrn"].saves(node.resolved, ins, node.shape, False, False, ())[1:]) * own * s.batch)
+        steps = OPS[node.op].temporaries(node.resolved, [nodes[i].shape for i in node.inputs], node.shape)
+        if steps:  # an op's own (LRN's steps, attention's projections and scores) live during it
+            temporaries += s.block(steps * own * s.batch)
         if plan.casts and node.id in plan.casts:
             temporaries += s.block(prod(nodes[node.inputs[0]].shape) * s.bytes(plan.casts[node.id]) * s.batch)
         if plan.weight_casts and node.id in plan.weight_casts:

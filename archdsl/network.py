@@ -57,7 +57,9 @@ class Network:
     def _check_assertions(self, graph: Graph) -> None:
         """`[55x55x96]` after `--input`: the first assertion that no longer holds, as one warning."""
         nodes = graph.nodes
-        failed = [(a, slide_order(nodes[a.node].shape)) for a in self._assertions if tuple(a.dims) != slide_order(nodes[a.node].shape)]
+        rank = len(nodes[0].shape)
+        failed = [(a, slide_order(nodes[a.node].shape, rank)) for a in self._assertions
+                  if tuple(a.dims) != slide_order(nodes[a.node].shape, rank)]
         if failed:
             (first, got), more = failed[0], len(failed) - 1
             rest = f"; {more} more assertion{'s' if more != 1 else ''} of the spec {'do' if more != 1 else 'does'} not hold either" if more else ""

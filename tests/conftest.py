@@ -26,6 +26,7 @@ SIBLINGS = {
     *(p.stem for p in SPECS.glob("regnet_*.arch") if p.stem not in ("regnet_x_400mf", "regnet_y_400mf")),
     "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "convnext_small", "convnext_base", "convnext_large",
     "swin_s", "swin_b", "swin_v2_s", "swin_v2_b",
+    "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
 }
 
 

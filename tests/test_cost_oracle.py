@@ -20,7 +20,9 @@ side is then measured:
   count so that a freed block cannot be reused and mistaken for an old storage. One layer is
   several aten ops: `nn.LocalResponseNorm` squares, pads, averages and raises its input before
   the division that makes its output; archdsl counts a layer's output (docs/conventions.md: norms
-  "create their output"), so for it the counter takes the layer's result and not its temporaries.
+  "create their output"), so for it the counter takes the layer's result and not its temporaries;
+  so for `attention` (nn.MultiheadAttention: its projections, q, k, v, scores and softmax are
+  temporaries of one layer).
   A dispatch mode also changes one aten path: `aten::linear` on a non-contiguous input (`fc last`
   after a crop's slice) is `mm` then the bias added in place (`add_`), but while any dispatch mode
   is active aten takes the input for a tensor subclass and adds the bias out of place, a second
@@ -51,6 +53,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import note as _note  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_leaves  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -143,6 +146,10 @@ def spec_of(d: dict) -> str:
         return f"scale {d['init']}"
     if kind == "permute":
         return "permute " + " ".join(map(str, d["order"]))
+    if kind == "attention":
+        return f"attention {d['heads']} dropout={d['dropout']}" + ("" if d["bias"] else " bias=no")
+    if kind == "select":
+        return f"select {d['index']}"
     if kind == "dropout":
         return f"dropout {d['p']}"
     if kind == "stochastic_depth":
@@ -207,6 +214,16 @@ def module_of(d: dict, shape: tuple) -> nn.Module:
         return Scale((c,) + (1,) * rank, d["init"])
     if kind == "permute":
         return Permute(d["order"])
+    if kind == "tokens":
+        return Tokens()
+    if kind == "class_token":
+        return ClassToken(shape[-1])
+    if kind == "pos_embedding":
+        return PosEmbedding(shape)
+    if kind == "select":
+        return Select(d["index"])
+    if kind == "attention":
+        return Attention(shape[-1], d["heads"], d["dropout"], d["bias"])
     if kind == "groupnorm":
         return nn.GroupNorm(d["g"], c, affine=d["affine"])
     if kind == "prelu":
@@ -295,6 +312,65 @@ class Permute(nn.Module):
         return x.permute(self.order)
 
 
+class Tokens(nn.Module):
+    """torchvision's ViT on its patch embedding: reshape to (N, C, H·W), then permute(0, 2, 1)."""
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+
+
+class ClassToken(nn.Module):
+    """torchvision's ViT: a (1, 1, D) parameter expanded over the batch, in front of the sequence."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.class_token = nn.Parameter(torch.zeros(1, 1, d))
+
+    def forward(self, x):
+        return torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class PosEmbedding(nn.Module):
+    """torchvision's ViT Encoder: `input + self.pos_embedding`, a parameter of the input's shape."""
+
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.pos_embedding = nn.Parameter(torch.empty(1, *shape).normal_(std=0.02))
+
+    def forward(self, x):
+        return x + self.pos_embedding
+
+
+class Select(nn.Module):
+    def __init__(self, index: int):
+        super().__init__()
+        self.index = index
+
+    def forward(self, x):
+        return x[:, self.index]
+
+
+class Attention(nn.Module):
+    """torchvision's EncoderBlock calls nn.MultiheadAttention so, counted as the reference data
+    counts it: off the fused fast path (which it takes under no_grad, or with autograd on when no
+    parameter requires grad, and whose projections FlopCounterMode does not see), and with scaled
+    dot-product attention on its MATH backend (the CPU's fused kernel hides the two matmuls; in
+    training it also keeps other tensors for backward)."""
+
+    def __init__(self, e: int, heads: int, dropout: float, bias: bool):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(e, heads, dropout=dropout, bias=bias, batch_first=True)
+
+    def forward(self, x):
+        fast = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            with sdpa_kernel(SDPBackend.MATH):
+                return self.mha(x, x, x, need_weights=False)[0]
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fast)
+
+
 class Chunk(nn.Module):
     """torch.chunk along the channels, one part; None where torch has no such part."""
 
@@ -346,7 +422,7 @@ class Crop(nn.Module):
 
 
 INPLACE = {"relu", "relu6", "leakyrelu", "elu", "silu", "hardswish", "hardsigmoid"}
-VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth", "chunk", "permute")  # they return their input or a view of it
+VIEWS = ("identity", "dropout", "flatten", "crop", "stochastic_depth", "chunk", "permute", "tokens", "select")  # they return their input or a view of it
 # ops whose backward reads their output: an in-place activation right after one (through views)
 # would break autograd, so a correct module runs it out of place
 SAVES_OUTPUT = {"relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "softmax", "maxout"}
@@ -405,6 +481,13 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
         return {"kind": kind, "order": (0,) + tuple(data.draw(st.permutations(range(1, rank + 2))))}
     if kind == "dropout":
         return {"kind": kind, "p": data.draw(st.sampled_from([0.1, 0.5]))}
+    if kind == "attention":
+        if len(shape) != 2:
+            return {"kind": "identity"}
+        return {"kind": kind, "heads": data.draw(st.sampled_from([h for h in (1, 2, 3, 4) if shape[-1] % h == 0])),
+                "dropout": data.draw(st.sampled_from([0.0, 0.0, 0.1])), "bias": data.draw(st.booleans())}
+    if kind == "select":
+        return {"kind": kind, "index": data.draw(st.integers(0, c - 1))}
     if kind == "stochastic_depth":
         return {"kind": kind, "p": data.draw(st.sampled_from([0.0, 0.2, 1.0])), "mode": data.draw(st.sampled_from(["row", "batch"]))}
     if kind == "chunk":
@@ -464,21 +547,25 @@ def draw_layer(data, shape: tuple, kinds) -> dict:
 SPATIAL = ["conv", "conv", "convT", "bn", "relu", "relu", "maxpool", "avgpool", "dropout", "identity", "upsample",
            "sigmoid", "gelu", "silu", "leakyrelu", "relu6", "elu", "tanh", "softmax", "prelu", "maxout", "layernorm",
            "groupnorm", "lrn", "crop", "adaptiveavgpool", "adaptivemaxpool", "concat", "add", "add", "mul",
-           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle", "scale"]
+           "hardswish", "hardsigmoid", "stochastic_depth", "chunk", "channel_shuffle", "scale",
+           "class_token", "pos_embedding"]  # the first of these two needs a sequence (a 2D tensor)
 ENDS = ["fc", "flatten", "gap", "gmp"]  # drawn in a spatial chain's last two layers
 # drawn as a spatial chain's last layer only: their output is laid out otherwise than contiguously,
 # which PyTorch's elementwise layers after them keep and archdsl does not follow (docs/conventions.md)
-LAST = ["permute", "layernorm2d"]
+# (tokens: features strided by the tokens; attention: nn.MultiheadAttention's batch-first output is
+# a transposed view of its (L, N, E) result; select: a slice whose batch stride is its input's)
+LAST = ["permute", "layernorm2d", "tokens", "attention", "select"]
 FLAT = ["fc", "fc", "scale", "stochastic_depth", "hardswish", "hardsigmoid", "relu", "bn", "dropout", "tanh", "identity", "softmax", "sigmoid", "gelu", "silu", "leakyrelu",
-        "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten"]
+        "relu6", "elu", "prelu", "maxout", "layernorm", "groupnorm", "flatten", "pos_embedding"]
 SINGLE = ["conv", "convT", "fc", "bn", "layernorm", "groupnorm", "lrn", "prelu", "maxout", "maxpool", "avgpool",
           "adaptiveavgpool", "adaptivemaxpool", "gap", "gmp", "upsample", "crop", "relu", "relu6", "leakyrelu", "elu",
           "silu", "sigmoid", "tanh", "gelu", "softmax", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
           "stochastic_depth", "chunk", "channel_shuffle", "layernorm2d", "scale", "permute", "window_attention",
-          "patch_merging"]
+          "patch_merging", "tokens", "class_token",
+          "pos_embedding", "select", "attention", "attention"]
 SINGLE_FLAT = ["fc", "bn", "layernorm", "groupnorm", "prelu", "maxout", "relu", "relu6", "leakyrelu", "elu", "silu",
                "softmax", "sigmoid", "tanh", "gelu", "flatten", "identity", "dropout", "hardswish", "hardsigmoid",
-               "stochastic_depth", "scale", "permute"]
+               "stochastic_depth", "scale", "permute", "pos_embedding"]
 
 # every archdsl op these properties draw (test_op_registry checks the registry against it)
 ORACLE_OPS = frozenset(SPATIAL + ENDS + LAST + FLAT + SINGLE + SINGLE_FLAT)
@@ -529,6 +616,10 @@ def draw_program(data, rank: int, length: int):
         kind_pool = FLAT if flat else SPATIAL + (ENDS if i >= length - 2 else []) + (LAST if i == length - 1 else [])
         if after_input:
             kind_pool = [k for k in kind_pool if k not in INPLACE]
+        if after_crop:
+            # flatten(2) of a slice views it where the slice cut no row's width, which archdsl
+            # does not follow (docs/conventions.md): tokens reads a layer's own output
+            kind_pool = [k for k in kind_pool if k != "tokens"] or ["identity"]
         if after_crop and cur[0] == 1:
             # at batch 1 PyTorch calls some slices of a one-channel map contiguous and groupnorm
             # (or fc last) copies nothing; archdsl counts as at every larger batch (docs/conventions.md)
@@ -711,10 +802,10 @@ def torch_figures(built: Built, shape: tuple, batch: int):
                 y = nn.functional.linear(args[0], fn.weight)  # aten's mm (module docstring)
                 counter.layer = None
                 return y.add_(fn.bias)
-            if not isinstance(fn, (nn.LocalResponseNorm, WindowAttention, PatchMerging)):
+            if not isinstance(fn, (nn.LocalResponseNorm, WindowAttention, PatchMerging, Attention)):
                 counter.layer = name
                 return fn(*args)
-            counter.layer = None  # its temporaries; the layer's output counts (module docstring)
+            counter.layer = None  # its temporaries; the layer's output counts (module docstring, and attention's)
             y = fn(*args)
             counter.by_layer[name] = counter.by_layer.get(name, 0) + y.numel()
             return y
@@ -876,3 +967,20 @@ def test_window_attention_and_patch_merging_costs(data):
     d = draw_layer(data, shape, ["window_attention", "patch_merging"])
     frozen = ("l0",) if data.draw(st.booleans()) else ()
     compare(shape, [("l0", d)], frozen)
+
+
+def test_vit_like_chain():
+    """ViT's path: patch conv, tokens, class token, position embedding, per-token LayerNorm,
+    self-attention (one frozen), the class token, a head."""
+    program = [
+        ("l0", {"kind": "conv", "c": 8, "g": 1, "bias": True, "k": (2, 2), "s": (2, 2), "p": (0, 0), "d": (1, 1)}),
+        ("l1", {"kind": "tokens"}),
+        ("l2", {"kind": "class_token"}),
+        ("l3", {"kind": "pos_embedding"}),
+        ("l4", {"kind": "layernorm", "affine": True, "dims": 1}),
+        ("l5", {"kind": "attention", "heads": 2, "dropout": 0.0, "bias": True}),
+        ("l6", {"kind": "attention", "heads": 4, "dropout": 0.1, "bias": False}),
+        ("l7", {"kind": "select", "index": 0}),
+        ("l8", {"kind": "fc", "f": 5, "bias": True}),
+    ]
+    compare((3, 8, 8), program, frozen=("l5",))

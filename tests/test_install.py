@@ -94,7 +94,7 @@ def test_every_package_is_in_the_wheel():
     assert setuptools["package-dir"] == {"archdsl.specs": "specs"}
     assert sorted(p.name for p in (SPECS / "lib").iterdir()) == [  # package-data: lib/*.arch
         "convnext.arch", "densenet.arch", "efficientnet.arch", "mnasnet.arch", "mobilenet_v3.arch", "regnet.arch",
-        "resnet.arch", "se.arch", "shufflenet_v2.arch", "swin.arch"]
+        "resnet.arch", "se.arch", "shufflenet_v2.arch", "swin.arch", "vit.arch"]
 
 
 # The spec library by name.

@@ -160,7 +160,7 @@ def test_saved_bytes_of_swin_layers(data):
 PEAK_SPECS = ["lenet5", "resnet18", "mobilenet_v2", "squeezenet1_0", "m5", "mobilenet_v3_small", "convnext_tiny"] + [
     pytest.param(name, marks=SLOW) for name in ("googlenet", "vgg11_bn", "densenet121", "inception_v3", "unet", "c3d",
                                                   "resnet50", "alexnet", "mobilenet_v3_large", "efficientnet_b0",
-                                                  "efficientnet_v2_s")]
+                                                  "efficientnet_v2_s", "vit_b_16", "vit_b_32")]
 
 
 @pytest.mark.parametrize("name", PEAK_SPECS)

@@ -88,6 +88,8 @@ EXAMPLES = [
     "input 16x16x8\nconv 16 2 /2\npermute 0 2 3 1\nlayernorm dims=1\nwindow_attention 2 4 shift=2\npatch_merging\n"
     "window_attention 4 3 shift=1 v2\npatch_merging v2 eps=0.000001\npermute 0 3 1 2\ngap\nfc 3\n",
     "input 40\nfc 10\nbn\nrelu\n",
+    "input 32x32x3\nconv 16 8 /8\ntokens\nclass_token\npos_embedding std=0.1\nattention 4 dropout=0.1\n"
+    "attention 2 bias=no\nselect 0\nfc 10\n",
     "input 32x6\nconv 4 3\nbn\nmaxpool 2\n",
     "input 4x8x8x3\nconv 4 3 pad=1\nbn\nmaxpool 2\nupsample 2\n",
 ]
@@ -120,4 +122,4 @@ def test_every_example_an_error_suggests_analyses():
             assert op.example, f"{name} has required arguments but no example for the hint"
         if op.example:
             assert op.example.split()[0] == name
-            archdsl.load(f"input 112x112x64\n{op.example}\n").analyze()
+            archdsl.load(f"input {op.example_input}\n{op.example}\n").analyze()

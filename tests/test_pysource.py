@@ -20,11 +20,12 @@ SMALL = {
     "mobilenet_v2": {"input 224x224x3": "input 64x64x3"},
     "squeezenet1_0": {"input 224x224x3": "input 64x64x3"},
     "c3d": {"input 16x112x112x3": "input 8x16x16x3"},
+    "vit_b_16": {"input 224x224x3": "input 64x64x3", "encoder    12": "encoder     2"},  # 17 tokens, 2 blocks
     "unet": {"input 572x572x1": "input 188x188x1", "56x56": "8x8", "104x104": "8x8", "200x200": "8x8",
              "392x392": "8x8"},
 }
 FORWARD = {"lenet5", "alexnet", "resnet18", "googlenet", "squeezenet1_0", "mobilenet_v2", "densenet121", "unet",
-           "m5", "c3d"}
+           "m5", "c3d", "vit_b_16"}
 
 EVERY_LAYER = """\
 input 64x64x32

@@ -814,3 +814,27 @@ def test_window_attention_reads_its_window(size, window, shift, v2):
                 want = [rf.interval(m, o) for m, o in zip(node.rf, (i, j))]
                 want = [(max(lo, 0), min(hi, n - 1)) for (lo, hi), n in zip(want, size)]
                 assert got == want, f"{node.name} output {(i, j)}: reads {got}, the analysis says {want}\n{spec}"
+
+
+def test_attention_reads_the_whole_input():
+    """A ViT in small (8x8 patches of a 24x32 image, a class token, one attention): before the
+    attention a token's output depends on its own patch, after it on every pixel; autograd on
+    the built module says so (one token's gradient with respect to the image)."""
+    text = ("input 24x32x3\nconv_proj: conv 8 8 /8\ntokens\nclass_token: class_token\npos: pos_embedding\n"
+            "ln: layernorm dims=1\nmix: attention 2\npick: select 3\nhead: fc 3\n")
+    net = archdsl.load(text)
+    rows = {r.name: r.receptive_field for r in net.analyze().layers}
+    assert rows["ln"] == ((8, 8), (8, 8)) and rows["mix"] == rows["head"] == ((24, 32), (24, 32))
+    module = net.build().double().eval()
+    for upto, size in (("ln", (8, 8)), ("head", (24, 32))):
+        x = torch.randn(1, 3, 24, 32, dtype=torch.float64, requires_grad=True)
+        y = {}
+        handle = module.get_submodule(upto).register_forward_hook(lambda m, a, out: y.setdefault("out", out))
+        module(x)
+        handle.remove()
+        out = y["out"]
+        picked = out[0, 3] if upto == "ln" else out[0]  # token 3: the third patch (after the class token)
+        (picked * torch.randn(picked.shape, dtype=torch.float64)).sum().backward()  # a LayerNorm's sum is constant
+        touched = x.grad.abs().sum(1)[0].nonzero()
+        extent = tuple(int(touched[:, d].max() - touched[:, d].min()) + 1 for d in (0, 1))
+        assert extent == size, upto

@@ -1,7 +1,7 @@
 """The state_dict a PyTorch module built from an analysed spec must have, written from PyTorch's
 own module definitions (nn.Conv2d registers weight then bias; BatchNorm adds its running
 statistics and num_batches_tracked) and its rule for the order: a module lists its own
-parameters (a block's `scale` is one of them) before its submodules, which come in the order
+parameters (a block's `scale`, `pos_embedding` or `class_token` is one of them) before its submodules, which come in the order
 they were registered. Used to check spec names against torchvision's keys."""
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ def _own(node) -> list[tuple[str, tuple]]:
         c = r["dim"]
         normed = 2 * c if r["v2"] else 4 * c
         out += [("reduction.weight", (2 * c, 4 * c)), ("norm.weight", (normed,)), ("norm.bias", (normed,))]
+    elif op == "attention":  # nn.MultiheadAttention: its own packed projection, then out_proj (a Linear)
+        e = r["embed_dim"]
+        out.append(("in_proj_weight", (3 * e, e)))
+        if r["bias"]:
+            out.append(("in_proj_bias", (3 * e,)))
+        out.append(("out_proj.weight", (e, e)))
+        if r["bias"]:
+            out.append(("out_proj.bias", (e,)))
     return out
 
 
@@ -72,7 +80,7 @@ def expected_state_dict(net) -> list[tuple[str, tuple]]:
         if node.name in seen:
             continue
         seen.add(node.name)
-        if node.op == "scale":  # a parameter of the module that holds it
+        if node.op in ("scale", "pos_embedding", "class_token"):  # a parameter of the module that holds it
             owner = node.name.rsplit(".", 1)[0] if "." in node.name else ""
             register(owner)
             own[owner].append((node.name, tuple(node.resolved["shape"])))

@@ -241,7 +241,7 @@ def build(analysis: Analysis, *, depth: int | None = None, stats: bool = False, 
     dot = graphviz.Digraph(name=graph.name, engine="dot")
     totals = analysis.totals
     title = (f"<<b>{_esc(graph.name)}</b>   {_esc(shape_text(analysis.input_shape))} → "
-             + ", ".join(_esc(shape_text(s)) for _, s in analysis.outputs)
+             + ", ".join(_esc(shape_text(s, len(analysis.input_shape))) for _, s in analysis.outputs)
              + f"   <font color=\"#555555\">{human(totals['params'])} params, {human(totals['macs'])} MACs</font>>")
     # remincross=false: graphviz's last pass over the whole graph would undo the left-to-right
     # order that the flat edges of _Layout give nodes inside a box

@@ -9,6 +9,16 @@ def filled(shape: tuple, init: float) -> nn.Parameter:
     return nn.Parameter(torch.full(tuple(shape), float(init)))
 
 
+def normal(shape: tuple, std: float) -> nn.Parameter:
+    """A learned tensor of `shape`, drawn from N(0, std²) (ViT's position embedding, std 0.02)."""
+    return nn.Parameter(torch.empty(tuple(shape)).normal_(std=float(std)))
+
+
+def prepend(token: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A learned token (1 x 1 x D) in front of every sequence of the batch (ViT's class token)."""
+    return torch.cat([token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
 class Maxout(nn.Module):
     """The maximum over groups of `pieces` consecutive channels (Goodfellow et al. 2013)."""
 
@@ -210,3 +220,37 @@ class PatchMerging(nn.Module):
         x = nn.functional.pad(x, (0, 0, 0, W % 2, 0, H % 2))
         x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
         return self.norm(self.reduction(x)) if self.v2 else self.reduction(self.norm(x))
+
+
+class Tokens(nn.Module):
+    """An N x C x ... map as N sequences of tokens, features last: `x.flatten(2).transpose(1, 2)`,
+    what torchvision's ViT does to its patches (reshape, then permute); a view of its input."""
+
+    def forward(self, x):
+        return x.flatten(2).transpose(1, 2)
+
+
+class Select(nn.Module):
+    """The token at `index` of each sequence, `x[:, index]` (ViT's class token); a view."""
+
+    def __init__(self, index: int):
+        super().__init__()
+        self.index = index
+
+    def forward(self, x):
+        return x[:, self.index]
+
+    def extra_repr(self):
+        return f"index={self.index}"
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention as torchvision's ViT calls it: batch first, query = key = value = the
+    input, no attention weights (the same parameters and state_dict keys: in_proj_weight,
+    in_proj_bias, out_proj.weight, out_proj.bias)."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
+
+    def forward(self, x):
+        return super().forward(x, x, x, need_weights=False)[0]

@@ -137,7 +137,8 @@ def _is_merge(node) -> bool:
 
 
 def _is_parameter(node) -> bool:
-    """A learned tensor of its scope (scale): `self.name = filled(...)`, used as `self.name * x`."""
+    """A learned tensor of its scope (scale, pos_embedding, class_token): `self.name = filled(...)`,
+    used as `self.name * x`, `x + self.name` or `prepend(self.name, x)`."""
     return OPS[node.op].lowering.call == "parameter"
 
 
@@ -765,15 +766,18 @@ class _Emitter:
             args = [target]
         before = self._shape(u.inputs[0])
         if _is_parameter(node):
-            call = f"    {target} = {_attr('self', u.attr)} * "
-            result.append((f"{call}{args[0]}", ("out", shape if shape != before else None)))
+            param = _attr('self', u.attr)
+            combine = OPS[node.op].lowering.combine
+            expr = {"mul": f"{param} * {args[0]}", "add": f"{args[0]} + {param}",
+                    "prepend": f"prepend({param}, {args[0]})"}[combine]
+            result.append((f"    {target} = {expr}", ("out", shape if shape != before else None)))
             return result
         result.append((f"{call}{', '.join(args)})" if checkpointed else f"{call}({', '.join(args)})",
                        ("out", shape if shape != before else None)))
         return result
 
     def _shape(self, node_id: int):
-        return slide_order(self.nodes[node_id].shape)
+        return slide_order(self.nodes[node_id].shape, len(self.nodes[0].shape))
 
     # ---- what each scope becomes
     def run(self) -> None:
@@ -885,6 +889,8 @@ class _Emitter:
         head = lowering.layer_name(node.resolved)
         if not head.startswith("nn."):
             self.helpers.add(head)
+        if lowering.call == "parameter" and lowering.combine == "prepend":
+            self.helpers.add("prepend")  # the function that puts it in front of the sequence
         pairs = lowering.arguments(node.resolved)
         inplace = bool(lowering.inplace and node.inplace)
         key = (id(lowering), head, inplace)
@@ -893,7 +899,7 @@ class _Emitter:
             slots = [Slot(p.name, p.positional, p.default, p.form) for p, _ in pairs]
             known = self.layer_kinds[key] = (slots, ("layer", head, tuple(s.name for s in slots), inplace))
         elem = self.leaves[name] = _Elem(_local(name), "layer", head, known[0], [v for _, v in pairs], known[1],
-                                         slide_order(node.shape), inplace=inplace)
+                                         slide_order(node.shape, len(self.nodes[0].shape)), inplace=inplace)
         return elem
 
     def _child(self, kind: str, name: str) -> _Elem:

@@ -88,9 +88,15 @@ def _emit(root: nn.Module, code: fx.Graph, env: dict, node, target: str, made: s
             out = code.call_method("mul_", (out, other))
         env[node.id] = out
         return
-    if lowering.call == "parameter":  # a learned tensor of the enclosing module, times the input
-        _install_parameter(root, node.name, node.resolved)
-        env[node.id] = code.call_function(operator.mul, (code.get_attr(target), args[0]))
+    if lowering.call == "parameter":  # a learned tensor of the enclosing module, with the input
+        _install_parameter(root, node.name, lowering, node.resolved)
+        param = code.get_attr(target)
+        if lowering.combine == "mul":
+            env[node.id] = code.call_function(operator.mul, (param, args[0]))
+        elif lowering.combine == "add":
+            env[node.id] = code.call_function(operator.add, (args[0], param))
+        else:
+            env[node.id] = code.call_function(layers.prepend, (param, args[0]))
         return
     if lowering.call == "add":  # in place into the first branch where the analysis says so (`out += identity`)
         out = args[0]
@@ -145,16 +151,17 @@ def _install(root: nn.Module, path: str, module: nn.Module) -> None:
     owner.add_module(leaf, module)
 
 
-def _install_parameter(root: nn.Module, path: str, resolved: dict) -> None:
-    """A parameter at `path` (`features.1.0.layer_scale`): on the module that owns it, which
-    state_dict lists before its submodules, as PyTorch does for any module's own parameters."""
+def _install_parameter(root: nn.Module, path: str, lowering: Lowering, resolved: dict) -> None:
+    """A parameter at `path` (`features.1.0.layer_scale`), made by its lowering's function of
+    layers.py: on the module that owns it, which state_dict lists before its submodules, as
+    PyTorch does for any module's own parameters."""
     *parents, leaf = path.split(".")
     owner = root
     for part in parents:
         if not hasattr(owner, part):
             owner.add_module(part, nn.Module())
         owner = getattr(owner, part)
-    owner.register_parameter(leaf, layers.filled(resolved["shape"], resolved["init"]))
+    owner.register_parameter(leaf, getattr(layers, lowering.layer)(*(v for _, v in lowering.arguments(resolved))))
 
 
 def _class_name(name: str) -> str:

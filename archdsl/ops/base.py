@@ -52,6 +52,7 @@ class Op:
     name: str = ""
     aliases: tuple[str, ...] = ()  # other spellings people use on slides
     example: str = ""  # a call with its required arguments, for the error that misses one
+    example_input = "112x112x64"  # an input the example works on (tests/test_op_registry.py)
     family: str = "other"  # conv | pool | linear | norm | activation | shape | merge | input
     args: tuple[Arg, ...] = ()
     positional: tuple[str, ...] = ()
@@ -166,6 +167,12 @@ class Op:
         """int64 elements an eval forward creates besides the output (max pooling's indices), one sample."""
         return 0
 
+    def temporaries(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        """Elements (the activations' dtype) that live at most at once while an eval, no-grad
+        forward runs the layer, besides its input and output (LRN's steps, attention's scores),
+        one sample: the inference peak counts them during the layer (memory.py)."""
+        return 0
+
     def window(self, r: dict, ins: list[tuple], out: tuple):
         """Receptive-field rule: which positions of its input each output position reads.
 
@@ -176,7 +183,8 @@ class Op:
         `first` and `last` bound what any output o reads: first <= (a position it reads) - o*E/Q
         <= last; where Q = 1 they are exactly its first and last position (ints). Q = 0: the
         layer mixes all E positions of its input (fc, flatten, global pooling), reads None.
-        passes/receptive_field.py composes these rules."""
+        "all": every output reads the whole network input (global attention over a sequence,
+        whose tokens no longer have the map's positions). passes/receptive_field.py composes these rules."""
         return None
 
     def describe(self, r: dict, brief: bool = False) -> str:
@@ -243,9 +251,13 @@ def per_dim(value, rank: int, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def slide_order(shape: tuple) -> tuple:
-    """(C, H, W) -> (H, W, C), the order the slides and `input` use; flat vectors unchanged."""
-    return shape if len(shape) == 1 else shape[1:] + shape[:1]
+def slide_order(shape: tuple, input_rank: int = 0) -> tuple:
+    """(C, H, W) -> (H, W, C), the order the slides and `input` use; flat vectors unchanged. In a
+    network whose input (of `input_rank` dimensions) has two or more spatial dimensions, a tensor
+    of two is a sequence `[tokens, features]` (a ViT's), already in that order."""
+    if len(shape) == 1 or (len(shape) == 2 and input_rank >= 3):
+        return shape
+    return shape[1:] + shape[:1]
 
 
 def fmt_size(values: tuple) -> str:

@@ -37,6 +37,10 @@ class Param:
 
 
 CALLS = ("module", "cat", "add", "mul", "parameter")
+# how a `parameter` call combines its learned tensor with the input: `param * x` (a layer scale),
+# `x + param` (a position embedding), or the tensor expanded over the batch in front of the
+# sequence (a class token: torch.cat([param.expand(N, -1, -1), x], 1))
+COMBINES = ("mul", "add", "prepend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,8 @@ class Lowering:
     (the inputs summed; into the first one when the analysis runs it in place) or mul (the
     inputs multiplied, broadcasting, into a new tensor) or parameter (the input times a learned
     tensor of `shape`, filled with `init`, registered on the enclosing module at the layer's
-    name; `layer` is the function of backends/layers.py that makes it).
+    name; `layer` is the function of backends/layers.py that makes it; `combine`, one of
+    COMBINES, says how it meets the input).
     `inplace`: the layer takes `inplace=True` when the analysis runs it in place.
     `flatten`: a resolved flag; when set, the input is flattened to (N, features) first."""
 
@@ -56,10 +61,13 @@ class Lowering:
     call: str = "module"
     inplace: bool = False
     flatten: str | None = None
+    combine: str = "mul"
 
     def __post_init__(self):
         if self.call not in CALLS:
             raise ValueError(f"call must be one of {CALLS}, not {self.call!r}")
+        if self.combine not in COMBINES:
+            raise ValueError(f"combine must be one of {COMBINES}, not {self.combine!r}")
         if (self.layer is None) != (self.call not in ("module", "parameter")):
             raise ValueError("a module call needs a layer class (a parameter, the function that makes it); a merge has none")
 

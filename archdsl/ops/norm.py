@@ -149,6 +149,9 @@ class LocalResponseNorm(Op):
         element of the squares padded by size - 1 channels."""
         return replace(NOTHING, ptflops=3 * prod(out) + (out[0] + r["size"] - 1) * prod(out[1:]))
 
+    def temporaries(self, r, ins, out):
+        return sum(t.elements for t in self.saves(r, ins, out, False, False, ())[1:])  # its steps live during it
+
     def saves(self, r, ins, out, inplace, trainable, grads):
         """F.local_response_norm: the squares padded by size - 1 channels (avg_pool's input),
         k + alpha * average (pow's input) and its power (the divisor)."""

@@ -11,6 +11,7 @@ SECTIONS = {
     "linear": ("linear",),
     "norm": ("norm",),
     "activation": ("activation",),
+    "attention": ("attention",),
     "other": ("shape",),
 }
 _ATTACHED = ("bn", "act")

@@ -75,7 +75,9 @@ def receptive_fields(graph: Graph, shapes: list[tuple], resolved: list[dict]) ->
         else:
             field = _merge([fields[i] for i in inputs], shapes[node.id], budget, [shapes[i] for i in inputs])
         rule = OPS[node.op].window(resolved[node.id], [shapes[i] for i in inputs], shapes[node.id])
-        if rule is not None:
+        if rule == "all":  # global attention: every output reads every token, the whole input
+            field = tuple((1, n, (0,), (n - 1,)) for n in shapes[0][1:])
+        elif rule is not None:
             field = tuple(_through(m, dim, budget) for m, dim in zip(field, rule))
         fields.append(field)
     return fields
@@ -179,7 +181,7 @@ def _merge(fields: list[Field], shape: tuple, budget: list, ins: list[tuple] = (
     """Per output position, the union of the branches' intervals (add, concat, mul)."""
     out = []
     for d, maps in enumerate(zip(*fields)):
-        if len(shape) == 1:
+        if len(shape) == 1 or len(shape) - 1 != len(fields[0]):  # flat, or a sequence of tokens of a map
             out.append(_flat_union(maps))
             continue
         n = shape[1 + d]

@@ -49,7 +49,7 @@ def infer_shapes(graph: Graph) -> None:
             warnings.append(_dropped_warning(node, r))
         node.shape, node.resolved = out, r
         for check in checks.get(node.id, ()):
-            got = slide_order(out)
+            got = slide_order(out, len(nodes[0].shape))
             if tuple(check.dims) != got:
                 err = ShapeError(f"{node.name} gives [{fmt_size(got)}], but the spec expects [{fmt_size(check.dims)}]",
                                  check.span, code="E0506")

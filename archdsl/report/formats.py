@@ -124,7 +124,7 @@ def to_markdown(a: Analysis) -> str:
         "|---|---|---|" + "--:|" * len(COLUMNS) + "---|",
     ]
     for r in a.rows:
-        lines.append(f"| {r.name} | `{r.description}` | {shape_text(r.output_shape)} | {' | '.join(_cells(r))} | "
+        lines.append(f"| {r.name} | `{r.description}` | {shape_text(r.output_shape, len(a.input_shape))} | {' | '.join(_cells(r))} | "
                      f"{rf_text(r.receptive_field)} |")
     lines += ["", f"**Total:** {_summary(a)}"]
     return "\n".join(lines) + "\n"
@@ -142,7 +142,7 @@ def to_html(a: Analysis) -> str:
     body = []
     for r in a.rows:
         cells = "".join(f"<td{right}>{e(c)}</td>" for c in _cells(r))
-        body.append(f"<tr><td>{e(r.name)}</td><td><code>{e(r.description)}</code></td><td>{e(shape_text(r.output_shape))}</td>"
+        body.append(f"<tr><td>{e(r.name)}</td><td><code>{e(r.description)}</code></td><td>{e(shape_text(r.output_shape, len(a.input_shape)))}</td>"
                     f"{cells}<td>{e(rf_text(r.receptive_field))}</td></tr>")
     return (f"<div><b>{e(_title(a))}</b><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) +
             f"\n</tbody></table><p><b>Total:</b> {e(_summary(a))}</p></div>\n")

@@ -38,8 +38,8 @@ def human(n: int | float) -> str:
     return str(n)
 
 
-def shape_text(shape: tuple) -> str:
-    return "x".join(map(str, slide_order(shape)))
+def shape_text(shape: tuple, input_rank: int = 0) -> str:
+    return "x".join(map(str, slide_order(shape, input_rank)))
 
 
 def rf_text(rf) -> str:
@@ -149,7 +149,7 @@ def _columns(a) -> list[_Column]:
     cols = [
         _Column("name", "name", [r.name for r in rows], False),
         _Column("layer", "layer", [r.description for r in rows], False),
-        _Column("output", f"output ({axes})", list(map(_memo(shape_text), (r.output_shape for r in rows))), True,
+        _Column("output", f"output ({axes})", list(map(_memo(lambda s: shape_text(s, len(a.input_shape))), (r.output_shape for r in rows))), True,
                 short_header="output"),
     ]
     for figure in COLUMNS:
@@ -293,7 +293,7 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
         ("activations", [count_text(t["activations"]),
                          f"{bytes_text(t['activation_bytes'])} forward, batch {a.batch}, input included"]),
         *memory_lines(a),
-        ("output", [", ".join(f"{n} [{shape_text(s)}]" for n, s in a.outputs)]),
+        ("output", [", ".join(f"{n} [{shape_text(s, len(a.input_shape))}]" for n, s in a.outputs)]),
     ]
     label_pre, label_suf = st.get("label", no)
     for label, parts in footer:

@@ -1,0 +1,93 @@
+"""`attention HEADS`: multi-head self-attention over a sequence `[tokens, features]`, as
+torchvision's ViT uses nn.MultiheadAttention (batch first, query = key = value = the input, no
+attention weights): `in_proj_weight` (3E x E) and `in_proj_bias` make q, k and v, scaled
+dot-product attention runs per head (E / HEADS features each), `out_proj` (E x E) mixes the heads.
+
+Its costs are those of scaled dot-product attention's MATH backend, which FlopCounterMode sees
+in full (eval mode with autograd enabled, as the reference data counts; under no_grad
+nn.MultiheadAttention's fused fast path hides the projections from it, and fused attention
+kernels hide the two matmuls): for L tokens of E features, H heads of d = E / H,
+
+  in-projection       L·E·3E    (mm)
+  QKᵀ                 H·L·L·d = L·L·E   (bmm)
+  softmax(QKᵀ)·V      H·L·L·d = L·L·E   (bmm)
+  out-projection      L·E·E     (addmm)
+
+so MACs = 4·L·E² + 2·L²·E (ViT-B/16: 17.56 G in all, torchvision's figure). Other work: the
+biases (3·L·E and L·E), q and k each scaled by d^-1/4 (2·L·E) and the softmax over H·L·L
+scores (3 each). What it keeps for backward is the MATH backend's too (docs/conventions.md)."""
+from __future__ import annotations
+
+from .base import Arg, New, Op, OpError
+from .lowering import Param, module
+
+
+class Attention(Op):
+    name = "attention"
+    aliases = ("self_attention", "mha")
+    example = "attention 8"
+    example_input = "64x196"  # 196 tokens of 64 features
+    family = "attention"
+    args = (Arg("heads", "int", minimum=1), Arg("dropout", "float", 0.0), Arg("bias", "bool", True, flag=True))
+    positional = ("heads",)
+    quiet = ("bias", "dropout")
+    doc = ("multi-head self-attention over a sequence `[tokens, features]` with `heads` heads "
+           "(`nn.MultiheadAttention`, batch first, query = key = value; `dropout` on the attention weights in training)")
+    lowering = module("SelfAttention", Param("embed_dim", positional=True), Param("num_heads", positional=True),
+                      Param("dropout", default=0.0), Param("bias", default=True))
+
+    def infer(self, a, ins):
+        (shape,) = ins
+        if len(shape) != 2:
+            raise OpError(f"attention needs a sequence [tokens x features], but its input is [{'x'.join(map(str, shape))}]",
+                          hint="`tokens` turns a feature map into a sequence")
+        tokens, features = shape
+        if features % a["heads"]:
+            raise OpError(f"attention {a['heads']} needs the features ({features}) to be a multiple of the heads")
+        if not 0 <= a["dropout"] <= 1:
+            raise OpError(f"attention dropout {a['dropout']:g} is not between 0 and 1")
+        return shape, {"embed_dim": features, "num_heads": a["heads"], "tokens": tokens,
+                       "dropout": a["dropout"], "bias": a["bias"]}
+
+    def params(self, r, ins, out):
+        e = r["embed_dim"]
+        return 4 * e * e + (4 * e if r["bias"] else 0)
+
+    def param_tensors(self, r):
+        return 4 if r["bias"] else 2
+
+    def macs(self, r, ins, out):
+        n, e = r["tokens"], r["embed_dim"]
+        return 4 * n * e * e + 2 * n * n * e
+
+    def other_ops(self, r, ins, out):
+        n, e, h = r["tokens"], r["embed_dim"], r["num_heads"]
+        return (4 * n * e if r["bias"] else 0) + 2 * n * e + 3 * h * n * n
+
+    def saves(self, r, ins, out, inplace, trainable, grads):
+        """The MATH backend, measured with saved_tensors_hooks: the in-projection's input (a copy:
+        the batch-first input is transposed) and the out-projection's input when the weights
+        train; q, k and v (one contiguous tensor, v's storage), q and kᵀ scaled (QKᵀ's
+        operands), the softmax (kept by it and by the second matmul); with dropout, its mask
+        and the dropped weights."""
+        n, e, h = r["tokens"], r["embed_dim"], r["num_heads"]
+        kept = [New(3 * n * e), New(n * e), New(n * e), New(h * n * n)]
+        if r["dropout"] > 0:
+            kept += [New(h * n * n, "mask"), New(h * n * n)]
+        if trainable:
+            kept += [New(n * e), New(n * e)]
+        return tuple(kept)
+
+    def temporaries(self, r, ins, out):
+        """The MATH path's most at once, measured on the meta device: during the in-projection
+        the transposed input's copy (L·E), the product (3·L·E) and the bias added (3·L·E); during
+        the softmax q, k and v (3·L·E), the scores and the softmax (H·L·L each)."""
+        n, e, h = r["tokens"], r["embed_dim"], r["num_heads"]
+        return max(7 * n * e, 3 * n * e + 2 * h * n * n)
+
+    def window(self, r, ins, out):
+        return "all"  # every token reads every token: the whole input
+
+    def describe(self, r, brief=False):
+        extra = "" if brief else (f" dropout={r['dropout']:g}" if r["dropout"] else "") + ("" if r["bias"] else " bias=no")
+        return f"attention {r['num_heads']}{extra}"
