@@ -173,8 +173,10 @@ def test_the_default_is_archdsl_and_flops_are_twice_macs_in_every_convention():
         a = net.analyze(convention=convention, batch=2, depth=1)
         assert a.totals["flops"] == 2 * a.totals["macs"]
         assert sum(r.macs for r in a.layers) == a.totals["macs"]  # per layer too, collapsed or not
-        unchanged = {k: v for k, v in a.totals.items() if k not in ("macs", "flops")}
-        assert unchanged == {k: v for k, v in net.analyze(batch=2).totals.items() if k not in ("macs", "flops")}
+        followers = ("macs", "flops", "train_step_macs")  # the step's forward is the convention's MACs
+        unchanged = {k: v for k, v in a.totals.items() if k not in followers}
+        assert unchanged == {k: v for k, v in net.analyze(batch=2).totals.items() if k not in followers}
+        assert a.totals["train_step_macs"] == a.totals["macs"] + a.totals["backward_macs"] + a.totals["recomputed_macs"]
 
 
 def test_the_convention_in_every_format(tmp_path):

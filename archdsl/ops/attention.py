@@ -40,12 +40,12 @@ class Attention(Op):
         (shape,) = ins
         if len(shape) != 2:
             raise OpError(f"attention needs a sequence [tokens x features], but its input is [{'x'.join(map(str, shape))}]",
-                          hint="`tokens` turns a feature map into a sequence")
+                          hint="`tokens` turns a feature map into a sequence", code="E0504")
         tokens, features = shape
         if features % a["heads"]:
-            raise OpError(f"attention {a['heads']} needs the features ({features}) to be a multiple of the heads")
+            raise OpError(f"attention {a['heads']} needs the features ({features}) to be a multiple of the heads", code="E0505")
         if not 0 <= a["dropout"] <= 1:
-            raise OpError(f"attention dropout {a['dropout']:g} is not between 0 and 1")
+            raise OpError(f"attention dropout {a['dropout']:g} is not between 0 and 1", code="E0201")
         return shape, {"embed_dim": features, "num_heads": a["heads"], "tokens": tokens,
                        "dropout": a["dropout"], "bias": a["bias"]}
 

@@ -21,7 +21,7 @@ class ClassToken(Op):
         (shape,) = ins
         if len(shape) != 2:
             raise OpError(f"class_token needs a sequence [tokens x features], but its input is [{'x'.join(map(str, shape))}]",
-                          hint="`tokens` turns a feature map into a sequence")
+                          hint="`tokens` turns a feature map into a sequence", code="E0504")
         return (shape[0] + 1, shape[1]), {"shape": (1, 1, shape[1]), "init": 0.0}
 
     def params(self, r, ins, out):

@@ -24,7 +24,7 @@ class PosEmbedding(Op):
     def infer(self, a, ins):
         (shape,) = ins
         if a["std"] < 0:
-            raise OpError(f"pos_embedding std {a['std']:g} is negative")
+            raise OpError(f"pos_embedding std {a['std']:g} is negative", code="E0201")
         return shape, {"shape": (1, *shape), "std": a["std"]}
 
     def params(self, r, ins, out):

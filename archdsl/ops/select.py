@@ -20,9 +20,9 @@ class Select(Op):
     def infer(self, a, ins):
         (shape,) = ins
         if len(shape) < 2:
-            raise OpError(f"select picks a token of a sequence, but its input is the flat vector [{shape[0]}]")
+            raise OpError(f"select picks a token of a sequence, but its input is the flat vector [{shape[0]}]", code="E0504")
         if a["index"] >= shape[0]:
-            raise OpError(f"select {a['index']}: the sequence has {shape[0]} tokens, numbered from 0")
+            raise OpError(f"select {a['index']}: the sequence has {shape[0]} tokens, numbered from 0", code="E0507")
         return shape[1:], {"index": a["index"]}
 
     @staticmethod
