@@ -146,6 +146,19 @@ def test_fixed_networks(text):
     check(archdsl.load(text + "\n"))
 
 
+@pytest.mark.parametrize("text", [
+    # nn.MultiheadAttention's fast path (even heads, with biases): no tool sees it
+    "input 8x8x3\nconv 8 2 /2\ntokens\nclass_token\npos_embedding\nattention 2\nselect 0\nfc 3",
+    # the slow path: odd heads, or no biases; in-projection biases in addmm on a contiguous input
+    "input 8x8x3\nconv 6 2 /2\ntokens\nattention 3\nattention 3 bias=no\nselect 0\nfc 3",
+    "input 8x8x3\nconv 6 2 /2\ntokens\nclass_token\nlayernorm dims=1\nattention 3\nattention 1 bias=no\nselect 1\nfc 3",
+])
+def test_vit_layers(text):
+    """ViT's layers: the views, the class token's concatenation and the position embedding's `+`
+    counted by nobody; attention as each tool sees nn.MultiheadAttention (ops/attention.py)."""
+    check(archdsl.load(text + "\n"))
+
+
 def test_fvcore_cannot_count_a_same_padded_convolution():
     """A tool that cannot count something, recorded: PyTorch's padding="same" traces as
     aten::_convolution_mode, which fvcore has no rule for (docs/conventions.md, note 9)."""

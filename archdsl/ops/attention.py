@@ -18,7 +18,7 @@ biases (3·L·E and L·E), q and k each scaled by d^-1/4 (2·L·E) and the softm
 scores (3 each). What it keeps for backward is the MATH backend's too (docs/conventions.md)."""
 from __future__ import annotations
 
-from .base import Arg, New, Op, OpError
+from .base import NOTHING, Arg, Counts, New, Op, OpError
 from .lowering import Param, module
 
 
@@ -55,6 +55,23 @@ class Attention(Op):
 
     def param_tensors(self, r):
         return 4 if r["bias"] else 2
+
+    def counts(self, r, ins, out, strided=None):
+        """As the tools run a module, in eval mode under torch.no_grad: with an even number of heads
+        and biases, nn.MultiheadAttention takes its fused fast path, which no tool sees. Otherwise
+        fvcore, ptflops' aten backend and FlopCounterMode count the projections' `4·L·E²` (ptflops-aten
+        also the biases that addmm adds: the out-projection's `L·E`, the in-projection's `3·L·E`
+        on a contiguous input) and none the attention's matmuls (the CPU's fused
+        scaled dot-product attention); torchinfo, ptflops and thop have no rule for it."""
+        if r["bias"] and r["num_heads"] % 2 == 0:
+            return NOTHING
+        tokens, e = ins[0]
+        projections = 4 * tokens * e * e
+        # aten's linear adds a bias in addmm (which ptflops-aten counts) on a contiguous input, and
+        # in a separate add (which it does not) on a strided one (`tokens`' transposed view)
+        biases = (tokens * e + (3 * tokens * e if strided is None else 0)) if r["bias"] else 0
+        return Counts(fvcore=projections, torchinfo=0, ptflops=0, ptflops_aten=projections + biases, thop=0,
+                      flopcounter=projections)
 
     def macs(self, r, ins, out):
         n, e = r["tokens"], r["embed_dim"]

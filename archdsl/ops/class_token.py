@@ -17,6 +17,8 @@ class ClassToken(Op):
     lowering = Lowering("filled", (Param("shape", positional=True, form="tuple"), Param("init", positional=True)),
                         call="parameter", combine="prepend")
 
+    counts = Op.nothing  # a view, an index, a concatenation or `+`: no tool counts it (tests/test_conventions.py)
+
     def infer(self, a, ins):
         (shape,) = ins
         if len(shape) != 2:

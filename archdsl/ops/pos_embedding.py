@@ -21,6 +21,8 @@ class PosEmbedding(Op):
     lowering = Lowering("normal", (Param("shape", positional=True, form="tuple"), Param("std", positional=True)),
                         call="parameter", combine="add")
 
+    counts = Op.nothing  # a view, an index, a concatenation or `+`: no tool counts it (tests/test_conventions.py)
+
     def infer(self, a, ins):
         (shape,) = ins
         if a["std"] < 0:

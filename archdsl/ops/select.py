@@ -17,6 +17,8 @@ class Select(Op):
     doc = "the token at `index` (from 0) of a sequence `[tokens, features]`, as `x[:, index]` (ViT's class token; a view)"
     lowering = module("Select", Param("index", positional=True))
 
+    counts = Op.nothing  # a view, an index, a concatenation or `+`: no tool counts it (tests/test_conventions.py)
+
     def infer(self, a, ins):
         (shape,) = ins
         if len(shape) < 2:

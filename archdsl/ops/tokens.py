@@ -20,6 +20,8 @@ class Tokens(Op):
            "(`x.flatten(2).transpose(1, 2)`: ViT's patches after its `conv_proj`; a view)")
     lowering = module("Tokens")
 
+    counts = Op.nothing  # a view, an index, a concatenation or `+`: no tool counts it (tests/test_conventions.py)
+
     def infer(self, a, ins):
         (shape,) = ins
         need_spatial("tokens", shape)
