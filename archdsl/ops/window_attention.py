@@ -18,7 +18,7 @@ from __future__ import annotations
 from math import prod
 
 from ..figures import flat_view_stride
-from .base import INPUT, Arg, Counts, New, Op, OpError, fmt_compact, fmt_size, per_dim
+from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, fmt_compact, fmt_size, per_dim
 from .lowering import Param, module
 
 CPB_HIDDEN = 512  # the hidden width of Swin V2's continuous position bias MLP (torchvision's)
@@ -91,17 +91,25 @@ class WindowAttention(Op):
         F.relu). ptflops-aten adds the biases of proj, the cpb_mlp's first Linear and qkv, but qkv's
         only where aten's linear is one addmm: its windows contiguous (_windows_contiguous)."""
         t, n, c = _geometry(r)
-        macs, once, heads = self.macs(r, ins, out), self.macs_once(r), r["num_heads"]
+        macs, heads = self.macs(r, ins, out), r["num_heads"]
         softmax, attn_v = heads * t * n, t * n * c
         qkv_bias = 3 * t * c if _windows_contiguous(r, ins[0], strided) else 0
+        mlp = self.counts_once(r)
+        return Counts(fvcore=macs + mlp.fvcore, torchinfo=mlp.torchinfo,
+                      ptflops=(attn_v if r["v2"] else 2 * attn_v) + softmax + mlp.ptflops,
+                      ptflops_aten=macs + qkv_bias + t * c + mlp.ptflops_aten, thop=mlp.thop,
+                      flopcounter=macs + mlp.flopcounter)
+
+    def counts_once(self, r):
+        """Swin V2's cpb_mlp, once per forward (`macs_once`): its Linear modules' parameters
+        (torchinfo), their MACs with ptflops' bias at every position and ReLU twice, aten's first
+        addmm with its bias."""
         if not r["v2"]:
-            return Counts(fvcore=macs, torchinfo=0, ptflops=2 * attn_v + softmax, ptflops_aten=macs + qkv_bias + t * c,
-                          thop=0, flopcounter=macs)
-        table = prod(2 * k - 1 for k in r["window_size"])
-        mlp = 2 * CPB_HIDDEN + CPB_HIDDEN + CPB_HIDDEN * heads  # the cpb_mlp's parameters
-        return Counts(fvcore=macs + once, torchinfo=mlp,
-                      ptflops=table * (mlp + 2 * CPB_HIDDEN) + attn_v + softmax,
-                      ptflops_aten=macs + qkv_bias + t * c + once + table * CPB_HIDDEN, thop=once, flopcounter=macs + once)
+            return NOTHING
+        once, table = self.macs_once(r), prod(2 * k - 1 for k in r["window_size"])
+        params = 2 * CPB_HIDDEN + CPB_HIDDEN + CPB_HIDDEN * r["num_heads"]
+        return Counts(fvcore=once, torchinfo=params, ptflops=table * (params + 2 * CPB_HIDDEN),
+                      ptflops_aten=once + table * CPB_HIDDEN, thop=once, flopcounter=once)
 
     def other_ops(self, r, ins, out):
         """Bias adds of qkv and proj (4 per token and channel), q's scaling (v1, 1) or the cosine
