@@ -115,9 +115,11 @@ def _macs(c: Counted) -> int:
 
 
 def _once(c: Counted) -> int:
-    """The MACs of one sample's count that a forward does once, whatever the batch (archdsl's
-    convention; another tool's count is taken as it scales)."""
-    return c.op.macs_once(c.resolved) if c.convention == "archdsl" else 0
+    """The MACs of one sample's count that a forward does once, whatever the batch (`macs_once`;
+    under another tool's convention the op's `counts_once`)."""
+    if c.convention == "archdsl":
+        return c.op.macs_once(c.resolved)
+    return getattr(c.op.counts_once(c.resolved), c.convention.replace("-", "_"))
 
 
 def _activations(c: Counted) -> int:
@@ -255,27 +257,29 @@ def scaled(figures: dict, batch: int, once: dict | None = None) -> dict:
             else figures[f.name] for f in COUNTED}
 
 
-def recount(graph, node, convention: str) -> dict:
+def recount(graph, node, convention: str) -> tuple[dict, dict]:
     """An analysed node's counted figures (one sample) with those that follow the convention
-    (`conventional`) counted by `convention`."""
+    (`conventional`) counted by `convention`, and the parts of them a forward does once."""
     if convention == "archdsl":
-        return node.figures
+        return node.figures, node.once
     from .ops import OPS
 
     nodes = graph.nodes
     figures = dict(node.figures)
     c = Counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
                 nodes[node.inputs[0]].strided if node.inputs else None, figures, convention)
+    once = {k: v for k, v in node.once.items() if k not in {f.name for f in CONVENTIONAL}}
     for figure in CONVENTIONAL:
         figures[figure.name] = figure.count(c)
-    return figures
+        if figure.once is not None and (part := figure.once(c)):
+            once[figure.name] = part
+    return figures, once
 
 
-def at_settings(node, settings: Settings, counted: dict | None = None) -> dict:
-    """A node's figures for a run: the counted ones (`counted`, default node.figures) scaled to
-    the batch, the memory ones at the settings."""
-    counted = node.figures if counted is None else counted
-    once = node.once if counted is node.figures else None  # a convention's recount has none
+def at_settings(node, settings: Settings, counted: tuple[dict, dict] | None = None) -> dict:
+    """A node's figures for a run: the counted ones (`counted`: figures and their once-per-forward
+    parts, default node.figures and node.once) scaled to the batch, the memory ones at the settings."""
+    counted, once = (node.figures, node.once) if counted is None else counted
     out = dict(counted) if settings.batch == 1 else scaled(counted, settings.batch, once)
     for f in AT_SETTINGS:
         out[f.name] = f.at(node, settings)

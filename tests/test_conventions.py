@@ -74,7 +74,7 @@ head: { conv 8 3x3 ; relu ; conv 2 1x1 }
 """
 LARGE = ["googlenet", "densenet121", "resnet50", "mobilenet_v2", "squeezenet1_0", "unet", "inception_v3",
          "convnext_tiny", "efficientnet_b0", "shufflenet_v2_x1_0", "vgg16_bn", "alexnet", "mobilenet_v3_small",
-         "regnet_y_400mf", "mnasnet0_5", "c3d"]
+         "regnet_y_400mf", "mnasnet0_5", "c3d", "swin_t", "swin_v2_t"]
 
 
 @pytest.mark.parametrize("name,size", SMALL, ids=[n for n, _ in SMALL])
@@ -157,6 +157,37 @@ def test_vit_layers(text):
     """ViT's layers: the views, the class token's concatenation and the position embedding's `+`
     counted by nobody; attention as each tool sees nn.MultiheadAttention (ops/attention.py)."""
     check(archdsl.load(text + "\n"))
+
+
+@pytest.mark.parametrize("text", [
+    "input 8x8x16\npermute 0 2 3 1\nlayernorm dims=1\nwindow_attention 2 4",
+    "input 8x8x16\npermute 0 2 3 1\nlayernorm dims=1\nwindow_attention 2 4 shift=2",
+    "input 7x10x12\npermute 0 2 3 1\nwindow_attention 3 4 shift=2",  # padded to 8x12
+    "input 8x8x16\npermute 0 2 3 1\nwindow_attention 2 4 v2",
+    "input 7x10x12\npermute 0 2 3 1\nlayernorm dims=1\nwindow_attention 3 4 shift=2 v2",
+    # ptflops-aten: the windows of a permuted map are a view, contiguous (addmm, bias counted) or not (mm)
+    "input 4x4x8\npermute 0 2 3 1\nwindow_attention 1 4",
+    "input 8x4x12\npermute 0 2 3 1\nwindow_attention 2 4",
+    "input 8x8x8\npermute 0 2 3 1\nwindow_attention 2 4",
+    "input 8x8x16\npermute 0 2 3 1\npatch_merging",
+    "input 7x9x6\npermute 0 2 3 1\npatch_merging",  # padded to even sizes
+    "input 8x8x16\npermute 0 2 3 1\npatch_merging v2",
+    "input 7x9x6\npermute 0 2 3 1\npatch_merging v2",
+])
+def test_swin_layers(text):
+    """torchvision's ShiftedWindowAttention(V2) and PatchMerging(V2), as archdsl builds them."""
+    check(archdsl.load(text + "\n"))
+
+
+@pytest.mark.parametrize("name", ["swin_t", "swin_v2_t"])
+def test_swin_at_a_small_input(name):
+    check(archdsl.load(name, input="64x64x3"))
+
+
+@pytest.mark.parametrize("tool", ["fvcore", "torchinfo", "thop", "flopcounter"])
+def test_swin_v2s_position_bias_mlp_runs_once_per_forward_in_every_tool(tool):
+    """The cpb_mlp reads only the layer's buffer: at batch 3 every tool counts it once."""
+    check(archdsl.load("input 8x8x16\npermute 0 2 3 1\nwindow_attention 2 4 v2\n"), tools=(tool,), batch=3)
 
 
 def test_fvcore_cannot_count_a_same_padded_convolution():

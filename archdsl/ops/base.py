@@ -119,6 +119,11 @@ class Op:
         `counts = Op.nothing` for a layer that no tool counts."""
         raise NotImplementedError(f"the op {self.name} declares no counts for the other tools' conventions")
 
+    def counts_once(self, r: dict) -> Counts:
+        """The part of `counts` a forward does once, whatever the batch (as `macs_once`; Swin V2's
+        position-bias MLP), per tool: not multiplied by the batch."""
+        return NOTHING
+
     def nothing(self, r: dict, ins: list[tuple], out: tuple, strided: tuple | None = None) -> Counts:
         """`counts` of a layer no tool counts: a view, a merge (a function call, no module), an
         activation no tool has a rule for."""

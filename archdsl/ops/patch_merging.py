@@ -6,7 +6,7 @@ LayerNorm(2C)). One layer, because torchvision registers `reduction` before `nor
 runs the norm first: its keys are `reduction.weight`, `norm.weight`, `norm.bias` in that order."""
 from __future__ import annotations
 
-from .base import Arg, New, Op, OpError, fmt_size
+from .base import Arg, Counts, New, Op, OpError, fmt_size
 from .lowering import Param, module
 
 
@@ -37,6 +37,13 @@ class PatchMerging(Op):
 
     def other_ops(self, r, ins, out):
         return 5 * out[0] * out[1] * self._normed(r)  # the layer norm
+
+    def counts(self, r, ins, out, strided=None):
+        """`reduction` (nn.Linear, no bias) and `norm` (nn.LayerNorm, affine) as those layers count:
+        fvcore 5, ptflops 1, thop 4 per normalised element; torchinfo the parameters."""
+        macs, normed = self.macs(r, ins, out), out[0] * out[1] * self._normed(r)
+        return Counts(fvcore=macs + 5 * normed, torchinfo=self.params(r, ins, out), ptflops=macs + normed,
+                      ptflops_aten=macs, thop=macs + 4 * normed, flopcounter=macs)
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         """v1: the concatenated patches (layer_norm's input), its mean and inverse std per position

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import INPUT, Arg, New, Op, OpError, fmt_compact, fmt_size, per_dim
+from ..figures import flat_view_stride
+from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, fmt_compact, fmt_size, per_dim
 from .lowering import Param, module
 
 CPB_HIDDEN = 512  # the hidden width of Swin V2's continuous position bias MLP (torchvision's)
@@ -80,6 +81,36 @@ class WindowAttention(Op):
             return 0
         return prod(2 * k - 1 for k in r["window_size"]) * (2 * CPB_HIDDEN + CPB_HIDDEN * r["num_heads"])
 
+    def counts(self, r, ins, out, strided=None):
+        """The module runs qkv and proj as F.linear (aten addmm, bias included) and q·kᵀ, attention·v
+        as matmuls; v2's cpb_mlp is an nn.Sequential of Linear, ReLU, Linear, called as modules.
+        fvcore and FlopCounterMode count archdsl's MACs. torchinfo and thop see only the cpb_mlp's
+        Linear modules (torchinfo: their parameters; thop: its MACs). ptflops does not patch
+        F.linear, and counts Tensor.matmul (v2's q·kᵀ is `@`, which it does not), F.softmax (heads·T·N)
+        and v2's cpb_mlp as modules (Linear with its bias at every position, ReLU twice: its rule and
+        F.relu). ptflops-aten adds the biases of proj, the cpb_mlp's first Linear and qkv, but qkv's
+        only where aten's linear is one addmm: its windows contiguous (_windows_contiguous)."""
+        t, n, c = _geometry(r)
+        macs, heads = self.macs(r, ins, out), r["num_heads"]
+        softmax, attn_v = heads * t * n, t * n * c
+        qkv_bias = 3 * t * c if _windows_contiguous(r, ins[0], strided) else 0
+        mlp = self.counts_once(r)
+        return Counts(fvcore=macs + mlp.fvcore, torchinfo=mlp.torchinfo,
+                      ptflops=(attn_v if r["v2"] else 2 * attn_v) + softmax + mlp.ptflops,
+                      ptflops_aten=macs + qkv_bias + t * c + mlp.ptflops_aten, thop=mlp.thop,
+                      flopcounter=macs + mlp.flopcounter)
+
+    def counts_once(self, r):
+        """Swin V2's cpb_mlp, once per forward (`macs_once`): its Linear modules' parameters
+        (torchinfo), their MACs with ptflops' bias at every position and ReLU twice, aten's first
+        addmm with its bias."""
+        if not r["v2"]:
+            return NOTHING
+        once, table = self.macs_once(r), prod(2 * k - 1 for k in r["window_size"])
+        params = 2 * CPB_HIDDEN + CPB_HIDDEN + CPB_HIDDEN * r["num_heads"]
+        return Counts(fvcore=once, torchinfo=params, ptflops=table * (params + 2 * CPB_HIDDEN),
+                      ptflops_aten=once + table * CPB_HIDDEN, thop=once, flopcounter=once)
+
     def other_ops(self, r, ins, out):
         """Bias adds of qkv and proj (4 per token and channel), q's scaling (v1, 1) or the cosine
         normalisation of q and k (v2, 4); per attention weight the position bias, the mask of a
@@ -113,6 +144,20 @@ class WindowAttention(Op):
         if any(r["shift_size"]):
             text += f" shift={fmt_compact(r['shift_size'])}"
         return text + (" v2" if r["v2"] else "")
+
+
+def _windows_contiguous(r: dict, shape: tuple, strided: tuple | None) -> bool:
+    """Whether qkv's input, the windows (per sample: windows, N, C), is contiguous. Padding and the
+    roll copy; without them the windows are the input reshaped, a copy where the reshape cannot be a
+    view, else a view of the (strided) input: contiguous only if its strides nest down to 1."""
+    if strided is None or tuple(r["padded"]) != tuple(shape[:2]) or any(r["shift"]):
+        return True
+    (wh, ww), (sh, sw, sc) = r["window_size"], strided
+    dims = (r["padded"][0] // wh, r["padded"][1] // ww, wh, ww, shape[2])
+    strides = (wh * sh, ww * sw, sh, sw, sc)
+    if flat_view_stride(dims[:2], strides[:2]) is None or flat_view_stride(dims[2:4], strides[2:4]) is None:
+        return True  # reshape copies
+    return flat_view_stride(dims, strides) == 1
 
 
 def _saves(r: dict, trainable: bool) -> tuple:
