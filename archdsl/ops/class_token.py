@@ -19,6 +19,9 @@ class ClassToken(Op):
 
     counts = Op.nothing  # a view, an index, a concatenation or `+`: no tool counts it (tests/test_conventions.py)
 
+    def amp(self, r, ins, device):
+        return "widens"  # a float32 parameter concatenated with the input (cat promotes)
+
     def infer(self, a, ins):
         (shape,) = ins
         if len(shape) != 2:

@@ -23,6 +23,9 @@ class PosEmbedding(Op):
 
     counts = Op.nothing  # a view, an index, a concatenation or `+`: no tool counts it (tests/test_conventions.py)
 
+    def amp(self, r, ins, device):
+        return "widens"  # the input plus a float32 parameter
+
     def infer(self, a, ins):
         (shape,) = ins
         if a["std"] < 0:
