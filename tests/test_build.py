@@ -1,5 +1,6 @@
 """Built modules against PyTorch itself: torchvision's state_dict and logits, FlopCounterMode,
 real output shapes from forward hooks, requires_grad, torch.compile."""
+import json
 import zlib
 
 import pytest
