@@ -1,11 +1,10 @@
 """`archdsl diff` as a table, JSON (schema archdsl.diff/1), CSV and Markdown (archdsl/diff.py aligns)."""
 from __future__ import annotations
 
-import json
-
 from ..diff import STATUSES, Change, Diff
 from .table import human, shape_text
 from .compare import settings_text
+from .formats import json_document
 
 SCHEMA = "archdsl.diff/1"
 FIGURES = ("params", "macs", "flops", "activations")  # per layer in JSON and CSV; the table shows params and MACs
@@ -114,14 +113,7 @@ def to_dict(d: Diff, settings: dict, everything: bool = False) -> dict:
 
 
 def to_json(d: Diff, settings: dict, everything: bool = False) -> str:
-    doc = to_dict(d, settings, everything)
-    fields = []
-    for key, value in doc.items():
-        if key == "layers":
-            fields.append(' "layers": [' + ("\n  " + ",\n  ".join(json.dumps(r) for r in value) + "\n ]" if value else "]"))
-        else:
-            fields.append(f" {json.dumps(key)}: {json.dumps(value)}")
-    return "{\n" + ",\n".join(fields) + "\n}"
+    return json_document(to_dict(d, settings, everything))
 
 
 def to_csv(d: Diff, settings: dict, everything: bool = False) -> str:
