@@ -856,9 +856,9 @@ def compare(shape: tuple, program, frozen=()):
 # ---- the properties ---------------------------------------------------------------------------
 
 
-@SETTINGS
-@given(data=st.data())
-def test_single_layer_costs(data):
+def draw_single_layer(data):
+    """(input shape, layer description) of one layer PyTorch accepts, on an input of 1 to 3
+    spatial dimensions or a flat one; None where ten draws found no such layer."""
     rank = data.draw(st.integers(1, 3))
     shape = (data.draw(st.integers(1, 6)),) + draw_sizes(data, rank, 3, 9 if rank < 3 else 5)
     if data.draw(st.integers(0, 4)) == 0:
@@ -867,9 +867,17 @@ def test_single_layer_costs(data):
     for _ in range(10):
         d = draw_layer(data, shape, SINGLE if len(shape) > 1 else SINGLE_FLAT)
         if out_shape(module_of(d, shape), shape) is not None:
-            break
-    else:
+            return shape, d
+    return None
+
+
+@SETTINGS
+@given(data=st.data())
+def test_single_layer_costs(data):
+    drawn = draw_single_layer(data)
+    if drawn is None:
         return
+    shape, d = drawn
     if d["kind"] in INPLACE:
         d["inplace"] = False  # on the network input archdsl counts it out of place (module docstring)
     frozen = ("l0",) if data.draw(st.booleans()) else ()
