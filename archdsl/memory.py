@@ -247,9 +247,11 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         if node.id in weight_casts and weight_casts[node.id][1]:
             casting += s.block(node.figures["trainable_params"] * 2)
         live += casting
-        for i in node.inputs:
-            if not nodes[i].grad:
-                continue
+
+        def give(i: int) -> None:
+            """The gradient of input i: a view of this layer's, or a new tensor; a second
+            gradient of the same tensor is added into the first."""
+            nonlocal live
             if view and low[i] == low[node.id]:
                 g[1] += 1
                 store = g
@@ -273,19 +275,39 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
                     if t[1] == 0:
                         live -= t[0]
                 grads[i] = total
+
+        def release() -> None:
+            """The layer's backward is done: its incoming gradient and what it saved are freed."""
+            nonlocal live, kept
+            g[1] -= 1
+            if g[1] == 0:
+                live -= g[0]
+            for item in saved[node.id] + rerun_frees.get(node.id, []):
+                if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun_frees.get(node.id, ()):
+                    b = nbytes(item)
+                    live -= b if item != 0 else 0  # the caller holds the input
+                    kept -= b
+
+        cast_input = node.id in casts and nodes[node.inputs[0]].grad
+        for n, i in enumerate(node.inputs):
+            if nodes[i].grad and not (n == 0 and cast_input):
+                give(i)
+        if casting:
+            # Under autocast the casts are autograd nodes of their own, run after the layer's: it
+            # makes the low-precision gradients and frees what it saved, then the casts' backward
+            # makes the float32 gradients of its input and weights from them.
+            if live > peak:
+                mark()
+            release()
+            if cast_input:
+                give(node.inputs[0])
         live += param_grads
         pgrads += param_grads
         if live > peak:
             mark()
         live -= casting
-        g[1] -= 1
-        if g[1] == 0:
-            live -= g[0]
-        for item in saved[node.id] + rerun_frees.get(node.id, []):
-            if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun_frees.get(node.id, ()):
-                b = nbytes(item)
-                live -= b if item != 0 else 0  # the caller holds the input
-                kept -= b
+        if not casting:
+            release()
 
     # optimizer step -----------------------------------------------------------------------
     trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes

@@ -1,4 +1,6 @@
-"""bench/gpu.py runs every GPU check; without CUDA it reports each as skipped and exits 0."""
+"""bench/gpu.py runs every GPU check; without CUDA it reports each as skipped and exits 0, and
+`--device cpu --smoke` runs every check's code at toy sizes, so that the script is known to work
+before a session spends its few GPU minutes on it."""
 import json
 import subprocess
 import sys
@@ -37,3 +39,17 @@ def test_the_training_step_runs_on_the_cpu():
     cpu = torch.device("cpu")
     assert gpu._throughput(model, cpu, 4, amp=False, channels_last=False, steps=2, warmup=1, size=16) > 0
     assert gpu._throughput(model, cpu, 4, amp=True, channels_last=True, steps=2, warmup=1, size=16) > 0
+
+
+def test_every_check_runs_on_the_cpu_at_toy_sizes(tmp_path):
+    """Not GPU figures: the checks' own code, end to end. The memory checks compare with the live
+    bytes tests/memory_oracle.py measures, so their `ok` is meaningful on the CPU too."""
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu.py"), "--device", "cpu", "--smoke"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    checks = json.loads(p.stdout)["checks"]
+    assert set(checks) == {"train_resnet50", "memory_train_peak", "memory_amp", "memory_fit"}
+    assert not [name for name, c in checks.items() if "error" in c], checks
+    assert checks["train_resnet50"]["archdsl_fp32_eager"] > 0
+    for name in ("memory_train_peak", "memory_amp", "memory_fit"):
+        assert checks[name]["ok"], checks[name]

@@ -286,15 +286,18 @@ AMP_PEAKS = ["lenet5", "squeezenet1_0", "mobilenet_v3_small"] + [
 
 @pytest.mark.parametrize("name", AMP_PEAKS)
 def test_peaks_under_autocast(name):
-    """Training step (forward and loss under autocast, backward and Adam outside) and eval
-    inference, on the CPU, within 5%. (m5 is left out of the inference check: under a dispatch
-    mode its 1D max pooling makes indices that a plain forward does not.)"""
+    """Training step (forward and loss under autocast, backward and the optimizer outside) and
+    eval inference, on the CPU, within 5%. With SGD the peak falls in the backward (where the
+    casts' float32 gradients are made after the layer frees what it saved), with Adam at the
+    step. (m5 is left out of the inference check: under a dispatch mode its 1D max pooling makes
+    indices that a plain forward does not.)"""
     net = archdsl.load(name)
     module = net.build()
     x = torch.randn((2, *net.analyze().input_shape))
-    a = net.analyze(batch=2, amp="bf16", optimizer="adam")
-    measured = train_peak(module, x, "adam", "bf16")
-    assert abs(a.totals["train_peak_bytes"] - measured) <= 0.05 * measured, (a.totals["train_peak_bytes"], measured)
+    for optimizer in ("sgd", "adam"):
+        a = net.analyze(batch=2, amp="bf16", optimizer=optimizer)
+        measured = train_peak(module, x, optimizer, "bf16")
+        assert abs(a.totals["train_peak_bytes"] - measured) <= 0.05 * measured, (optimizer, a.totals["train_peak_bytes"], measured)
     measured = inference_peak(module, x, "bf16")
     assert abs(a.totals["inference_peak_bytes"] - measured) <= 0.05 * measured, (a.totals["inference_peak_bytes"], measured)
 
