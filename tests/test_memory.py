@@ -101,21 +101,65 @@ def _torch_saved(built: Built, shape: tuple, batch: int, amp: str | None = None)
     return sum(seen.values())
 
 
-def _oversized_storage(d: dict, shape: tuple) -> bool:
-    """A CPU kernel quirk left out (docs/conventions.md): a 3D transposed conv with a 1x1x1 kernel
-    and fewer filters than input channels may return its output in a storage as large as its
-    input (slow_conv_transpose3d; by the batch and the number of threads)."""
-    return d["kind"] == "convT" and len(shape) == 4 and set(d["k"]) == {1} or any(
-        _oversized_storage(layer, shape) for branch in d.get("branches", ()) for layer in branch)
+def _draw_network(data):
+    """A random chain with branches, drawn as the cost oracle draws them: (shape, program), the
+    program possibly empty."""
+    rank = data.draw(st.integers(1, 3))
+    return draw_program(data, rank, data.draw(st.integers(1, 6)))
+
+
+def _kernel_not_in_the_spec(net, batch: int, amp: str | None = None) -> bool:
+    """Whether PyTorch runs a 3D transposed conv, whose input is larger than its output, through
+    its slow CPU kernel (output storage as large as its input) where archdsl expects oneDNN: that
+    choice hangs on the thread count and, under autocast, on the CPU's instructions, not on the
+    spec (docs/conventions.md, "Saved for backward"). Asked of PyTorch's own backend selection."""
+    from math import prod
+
+    from archdsl.ops import OPS
+    from .memory_oracle import AMP
+
+    graph = net.analysed()
+    for node in graph.nodes:
+        r, ins = node.resolved, graph.nodes[node.inputs[0]].shape if node.inputs else ()
+        if node.op != "convT" or r["dims"] != 3 or prod(ins) <= prod(node.shape) or OPS["convT"].cpu_storage(r, [ins], node.shape):
+            continue
+        dtype = AMP[amp] if amp else torch.float32
+        x = torch.empty((batch, *ins), dtype=dtype)
+        w = torch.empty((r["in_channels"], r["out_channels"] // r["groups"], *r["kernel_size"]), dtype=dtype)
+        backend = torch._C._select_conv_backend(x, w, None, r["stride"], r["padding"], r["dilation"], True,
+                                                r["output_padding"], r["groups"], None)
+        if str(backend).endswith("SlowTranspose3d"):
+            return True
+    return False
+
+
+SLOW_CONVT3D = "input 5x5x5x1\nconv 2 1 bias=no\nconvT 1 1x1x2 outpad=0x1x0 dilation=1x2x1 bias=no\nrelu\n"
+
+
+@pytest.mark.parametrize("amp", [None, "bf16", "fp16"])
+def test_slow_transposed_conv3d_keeps_its_input_sized_storage(amp):
+    """An output padding not below the stride (allowed by the dilation) sends a 3D transposed conv
+    to PyTorch's slow CPU kernel: its 1x5x6x6 output (180 values a sample) lives in a storage of
+    its 2x5x5x5 input's size (250), which the in-place relu keeps (found by the autocast property test)."""
+    net = archdsl.load(SLOW_CONVT3D)
+    a = net.analyze(batch=2, amp=amp)
+    size = 2 if amp else 4
+    assert a.layers[-1].saved_bytes == 2 * 250 * size
+    module = net.build()
+    x = torch.randn(2, *a.input_shape)
+    assert a.totals["saved_bytes"] == saved_bytes(module, x, amp)
+    measured = train_peak(module, x, "sgd", amp)
+    assert abs(a.totals["train_peak_bytes"] - measured) <= 0.05 * measured, (a.totals["train_peak_bytes"], measured)
+    measured = inference_peak(module, x, amp)
+    assert abs(a.totals["inference_peak_bytes"] - measured) <= 0.05 * measured, (a.totals["inference_peak_bytes"], measured)
 
 
 @SETTINGS
 @given(data=st.data())
 def test_saved_bytes_of_random_networks(data):
     """Random chains with branches (the cost oracle's programs), some layers frozen."""
-    rank = data.draw(st.integers(1, 3))
-    shape, program = draw_program(data, rank, data.draw(st.integers(1, 6)))
-    if not program or any(_oversized_storage(d, shape) for _, d in program):
+    shape, program = _draw_network(data)
+    if not program:
         return
     names = [name for name, d in program if d["kind"] not in ("concat", "add", "mul")]
     frozen = data.draw(st.lists(st.sampled_from(names), unique=True, max_size=2)) if names else []
@@ -126,6 +170,9 @@ def test_saved_bytes_of_random_networks(data):
         built.modules[name].requires_grad_(False)
     net = archdsl.load(spec)
     for batch in (2, 3):  # PyTorch refuses batch norm's training statistics of one value
+        if _kernel_not_in_the_spec(net, batch):
+            note("PyTorch's CPU kernel choice is not the spec's")
+            continue
         a = net.analyze(batch=batch)
         try:
             measured = _torch_saved(built, shape, batch)
@@ -302,14 +349,16 @@ def test_peaks_under_autocast(name):
 @SETTINGS
 @given(data=st.data())
 def test_saved_bytes_of_random_networks_under_autocast(data):
-    rank = data.draw(st.integers(1, 3))
-    shape, program = draw_program(data, rank, data.draw(st.integers(1, 6)))
-    if not program or any(_oversized_storage(d, shape) for _, d in program):
+    shape, program = _draw_network(data)
+    if not program:
         return
     amp = data.draw(st.sampled_from(["bf16", "fp16"]))
     spec = render(shape, program, [])
     note(spec)
     net = archdsl.load(spec)
+    if _kernel_not_in_the_spec(net, 2, amp):
+        note("PyTorch's CPU kernel choice is not the spec's")
+        return
     a = net.analyze(batch=2, amp=amp)
     try:  # the module archdsl builds: under autocast the order of a merge's mixed-dtype adds matters
         measured = saved_bytes(net.build(), torch.randn((2, *shape)), amp)

@@ -151,6 +151,12 @@ class Op:
         keeps (a conv its weight; a bias copy only lives through the forward)."""
         return 0
 
+    def cpu_storage(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        """Elements per sample of the storage the layer's output lives in on the CPU, when a CPU
+        kernel returns it in a larger storage than its shape (docs/conventions.md, "Saved for
+        backward"); 0: as large as the output."""
+        return 0
+
     def param_tensors(self, r: dict) -> int:
         """How many parameter tensors the layer has (an optimizer keeps a `step` per tensor)."""
         return 0
