@@ -317,17 +317,54 @@ AMP_SPECS = [("lenet5", "bf16"), ("resnet18", "bf16"), ("mobilenet_v3_small", "f
                                                            ("googlenet", "bf16"), ("unet", "fp16"), ("efficientnet_b0", "bf16"))]
 
 
-@pytest.mark.parametrize("name,amp", AMP_SPECS)
+# small transformers from the library's own blocks (specs/lib): ViT's encoder, Swin's and Swin V2's stages
+VIT_SMALL = """use "lib/vit.arch"
+input 32x32x3
+conv_proj: conv 32 8 /8
+tokens
+class_token: class_token
+encoder: encoder 2 32 64 4
+select 0
+heads: { head: fc 10 }
+"""
+SWIN_SMALL = """use "lib/swin.arch"
+input 32x32x3
+features: {{
+  patch_embed 16
+  {stage} 16 2 2 0 4 0.1
+  patch_merging{v2}
+  {stage} 32 4 2 2 2 0.1
+}}
+norm: layernorm dims=1
+permute 0 3 1 2
+gap
+flatten
+head: fc 10
+"""
+TRANSFORMERS = {"vit_small": VIT_SMALL, "swin_small": SWIN_SMALL.format(stage="stage", v2=""),
+                "swin_v2_small": SWIN_SMALL.format(stage="stage_v2", v2=" v2")}
+
+
+def _load(name: str):
+    if name in TRANSFORMERS:
+        from archdsl.network import load_text
+
+        return load_text(TRANSFORMERS[name], path=str(SPECS / f"{name}.arch"))
+    return archdsl.load(name)
+
+
+@pytest.mark.parametrize("name,amp", AMP_SPECS + [(name, amp) for name in TRANSFORMERS for amp in ("bf16", "fp16")])
 def test_saved_bytes_under_autocast(name, amp):
     """What autograd saves in a training forward under torch.autocast on the CPU: casts of inputs
-    and weights, float32 statistics, the 3D pools' float32 copies, LRN's float32 steps."""
-    net = archdsl.load(name)
+    and weights, float32 statistics, the 3D pools' float32 copies, LRN's float32 steps, the
+    transformer layers' float32 softmax (attention's MATH backend: float32 q, k and v)."""
+    net = _load(name)
     module = net.build()
     x = torch.randn((2, *net.analyze().input_shape))
     assert net.analyze(batch=2, amp=amp).totals["saved_bytes"] == saved_bytes(module, x, amp)
 
 
-AMP_PEAKS = ["lenet5", "squeezenet1_0", "mobilenet_v3_small"] + [
+AMP_PEAKS = ["lenet5", "squeezenet1_0", "mobilenet_v3_small", *TRANSFORMERS] + [
     pytest.param(name, marks=SLOW) for name in ("resnet18", "mobilenet_v2", "alexnet", "convnext_tiny", "c3d")]
 
 
@@ -335,13 +372,16 @@ AMP_PEAKS = ["lenet5", "squeezenet1_0", "mobilenet_v3_small"] + [
 def test_peaks_under_autocast(name):
     """Training step (forward and loss under autocast, backward and Adam outside) and eval
     inference, on the CPU, within 5%. (m5 is left out of the inference check: under a dispatch
-    mode its 1D max pooling makes indices that a plain forward does not.)"""
-    net = archdsl.load(name)
+    mode its 1D max pooling makes indices that a plain forward does not; so is vit_small: under
+    CPU autocast its attention's eval, no-grad forward is the fused _native_multi_head_attention.)"""
+    net = _load(name)
     module = net.build()
     x = torch.randn((2, *net.analyze().input_shape))
     a = net.analyze(batch=2, amp="bf16", optimizer="adam")
     measured = train_peak(module, x, "adam", "bf16")
     assert abs(a.totals["train_peak_bytes"] - measured) <= 0.05 * measured, (a.totals["train_peak_bytes"], measured)
+    if name == "vit_small":  # an eval, no-grad forward takes nn.MultiheadAttention's fused path (docs/conventions.md)
+        return
     measured = inference_peak(module, x, "bf16")
     assert abs(a.totals["inference_peak_bytes"] - measured) <= 0.05 * measured, (a.totals["inference_peak_bytes"], measured)
 
@@ -366,6 +406,33 @@ def test_saved_bytes_of_random_networks_under_autocast(data):
         note(f"PyTorch refuses it: {err}")
         return
     assert a.totals["saved_bytes"] == measured, f"{amp}: {a.totals['saved_bytes']:,} vs autograd {measured:,}\n{spec}"
+
+
+@SETTINGS
+@given(data=st.data())
+def test_saved_bytes_of_transformer_layers_under_autocast(data):
+    """Attention, window attention and patch merging (v1, v2; frozen or not) under autocast, after
+    a per-token layer norm so that their input requires grad, or first (it does not)."""
+    from .test_cost_oracle import draw_layer
+
+    kind = data.draw(st.sampled_from(["attention", "window_attention", "patch_merging"]))
+    shape = (data.draw(st.integers(1, 9)), data.draw(st.sampled_from([2, 4, 6])))
+    if kind != "attention":
+        shape = (data.draw(st.integers(1, 9)), *shape)
+    program = [("l0", {"kind": "layernorm", "dims": 1})] if data.draw(st.booleans()) else []
+    program.append((f"l{len(program)}", draw_layer(data, shape, [kind])))
+    frozen = [program[-1][0]] if data.draw(st.booleans()) else []
+    amp = data.draw(st.sampled_from(["bf16", "fp16"]))
+    spec = render(shape, program, frozen)
+    note(spec)
+    net = archdsl.load(spec)
+    if not any(node.grad for node in net.analysed().nodes):
+        return  # frozen and first: nothing records a graph
+    module = net.build()
+    for name in frozen:
+        module.get_submodule(name).requires_grad_(False)
+    for batch in (2, 3):
+        assert net.analyze(batch=batch, amp=amp).totals["saved_bytes"] == saved_bytes(module, torch.randn((batch, *shape)), amp), spec
 
 
 def test_amp_needs_a_float32_model():

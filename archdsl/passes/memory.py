@@ -213,6 +213,12 @@ def amp_storages(graph: Graph, device: str) -> Storages:
     saved = []
     for node, items in zip(nodes, base.saved):
         mine = []
+        if node.grad and node.inputs:
+            own = OPS[node.op].amp_saves(node.resolved, [nodes[i].shape for i in node.inputs], node.shape,
+                                         node.figures["trainable_params"] > 0, tuple(nodes[i].grad for i in node.inputs),
+                                         device, low[node.inputs[0]])
+            if own is not None:
+                items, mine = (), list(own)
         for item in items:
             if isinstance(item, New):
                 if item.dtype == "act" or (item.dtype == "mask" and device != "cuda"):
