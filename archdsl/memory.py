@@ -60,7 +60,7 @@ def inference_peak(graph, s: Settings) -> int:
         if key[node.id] == node.id:
             live += s.block(size[node.id] * act[node.id] * s.batch)
         own = s.bytes("low" if low[node.id] else "act")
-        extra = node.figures["activations"] - (size[node.id] if key[node.id] == node.id else 0)  # a copied input
+        extra = node.figures["activations"] - (prod(node.shape) if key[node.id] == node.id else 0)  # a copied input
         temporaries = s.block((extra * (act[key[node.inputs[0]]] if extra else 0) + 8 * node.figures["indices"]) * s.batch)
         steps = OPS[node.op].temporaries(node.resolved, [nodes[i].shape for i in node.inputs], node.shape)
         if steps:  # an op's own (LRN's steps, attention's projections and scores) live during it

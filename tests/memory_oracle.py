@@ -19,7 +19,16 @@ AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def autocast(x: torch.Tensor, amp: str | None):
-    return torch.autocast(x.device.type, dtype=AMP[amp]) if amp else contextlib.nullcontext()
+    """torch.autocast, with scaled dot-product attention's MATH backend (archdsl's; on real CPU
+    tensors PyTorch would pick its fused flash attention, which keeps less)."""
+    if not amp:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.autocast(x.device.type, dtype=AMP[amp]))
+    stack.enter_context(sdpa_kernel(SDPBackend.MATH))
+    return stack
 
 
 def _storage(t: torch.Tensor):

@@ -95,6 +95,26 @@ class Attention(Op):
             kept += [New(n * e), New(n * e)]
         return tuple(kept)
 
+    def amp(self, r, ins, device):
+        return "lower"  # its projections are linear layers: it returns the lower precision
+
+    def amp_saves(self, r, ins, out, trainable, grads, device, low_input):
+        """Under autocast (measured on the CPU, MATH backend): the in-projection's input (the cast
+        copy) and the out-projection's in the lower precision when the weights train; the MATH
+        backend casts q, k and v up to float32, so q and kᵀ scaled, v (its own L·E now) and the
+        softmax are float32, and so are dropout's mask (CUDA: bool) and the dropped weights."""
+        n, e, h = r["tokens"], r["embed_dim"], r["num_heads"]
+        kept = [New(n * e, "stat"), New(n * e, "stat"), New(n * e, "stat"), New(h * n * n, "stat")]
+        if r["dropout"] > 0:
+            kept += [New(h * n * n, "mask" if device == "cuda" else "stat"), New(h * n * n, "stat")]
+        if trainable:
+            kept += [New(n * e, "low"), New(n * e, "low")]
+        return tuple(kept)
+
+    def amp_kept_weights(self, r, grads):
+        e = r["embed_dim"]
+        return (3 * e * e if grads[0] else 0) + e * e  # the in-projection's for the input's gradient; the out-projection's
+
     def temporaries(self, r, ins, out):
         """The MATH path's most at once, measured on the meta device: during the in-projection
         the transposed input's copy (L·E), the product (3·L·E) and the bias added (3·L·E); during

@@ -146,9 +146,24 @@ class Op:
         merge in the widest of its inputs', an in-place one in its first input's)."""
         return None
 
+    def amp_saves(self, r: dict, ins: list[tuple], out: tuple, trainable: bool, grads: tuple, device: str,
+                  low_input: bool) -> tuple | None:
+        """Under autocast, what a layer that runs parts in float32 and parts in the lower
+        precision keeps for backward (attention, window attention, patch merging), as `saves`
+        but with each `New` in its own dtype: "low", "stat" (float32 under autocast) or "act"
+        (the model's float32); `low_input`: its input is in the lower precision. None: `saves`,
+        its "act" tensors in the layer's output dtype. The weights' casts: `amp_kept_weights`."""
+        return None
+
     def amp_kept_weights(self, r: dict, grads: tuple) -> int:
         """A "lower" layer: elements of the lower-precision copies of its weights that its backward
         keeps (a conv its weight; a bias copy only lives through the forward)."""
+        return 0
+
+    def cpu_storage(self, r: dict, ins: list[tuple], out: tuple) -> int:
+        """Elements per sample of the storage the layer's output lives in on the CPU, when a CPU
+        kernel returns it in a larger storage than its shape (docs/conventions.md, "Saved for
+        backward"); 0: as large as the output."""
         return 0
 
     def param_tensors(self, r: dict) -> int:

@@ -176,6 +176,14 @@ class ConvTranspose(Conv):
     def params(self, r, ins, out):
         return r["in_channels"] * (r["out_channels"] // r["groups"]) * prod(r["kernel_size"]) + (r["out_channels"] if r["bias"] else 0)
 
+    def cpu_storage(self, r, ins, out):
+        """A 3D one whose output padding is not below its stride in some dimension (allowed by the
+        dilation) runs PyTorch's slow CPU kernel (oneDNN refuses it), which allocates its output
+        like its input and resizes it (slow_conv_transpose3d_cpu): the storage keeps the larger."""
+        if r["dims"] == 3 and any(o >= s for o, s in zip(r["output_padding"], r["stride"])):
+            return max(prod(ins[0]), prod(out))
+        return 0
+
     def macs(self, r, ins, out):
         # every input element is multiplied by a whole kernel for each output channel of its group
         return prod(ins[0]) * (r["out_channels"] // r["groups"]) * prod(r["kernel_size"])

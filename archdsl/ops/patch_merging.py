@@ -56,6 +56,23 @@ class PatchMerging(Op):
             return ((patches,) if trainable else ()) + (New(positions * 2 * r["dim"]), stats)
         return (patches, stats) + ((New(positions * 4 * r["dim"]),) if trainable else ())
 
+    def amp(self, r, ins, device):
+        return "lower"  # its reduction is a linear layer (v2's norm after it runs in its dtype)
+
+    def amp_saves(self, r, ins, out, trainable, grads, device, low_input):
+        """Under autocast (measured on the CPU): v1's patches and norm in the input's dtype, the
+        statistics float32, the normalised map's cast for the reduction; v2's patches cast for
+        the reduction, its output (the norm's input) in the lower precision, float32 statistics."""
+        positions = out[0] * out[1]
+        patches, stats = New(positions * 4 * r["dim"], "low" if low_input else "act"), New(2 * positions, "stat")
+        if r["v2"]:
+            return ((New(positions * 4 * r["dim"], "low"),) if trainable else ()) + (New(positions * 2 * r["dim"], "low"), stats)
+        return (patches, stats) + ((New(positions * 4 * r["dim"], "low"),) if trainable else ())
+
+    def amp_kept_weights(self, r, grads):
+        # the reduction's weight cast, for its input's gradient (v1: the norm's output, which needs one)
+        return 8 * r["dim"] * r["dim"] if grads[0] or not r["v2"] else 0
+
     def param_tensors(self, r):
         return 3
 

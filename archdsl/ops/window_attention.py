@@ -123,6 +123,17 @@ class WindowAttention(Op):
     def saves(self, r, ins, out, inplace, trainable, grads):
         return _saves(r, trainable)
 
+    def amp(self, r, ins, device):
+        return "lower"  # qkv and proj are linear layers, the matmuls lower too
+
+    def amp_saves(self, r, ins, out, trainable, grads, device, low_input):
+        return _saves(r, trainable, amp=True)
+
+    def amp_kept_weights(self, r, grads):
+        """qkv's cast (for the input's gradient), proj's (v2's cpb_mlp's: `_saves`)."""
+        c = r["dim"]
+        return (3 * c * c if grads[0] else 0) + c * c
+
     def param_tensors(self, r):
         return 8 if r["v2"] else 5
 
@@ -160,7 +171,7 @@ def _windows_contiguous(r: dict, shape: tuple, strided: tuple | None) -> bool:
     return flat_view_stride(dims, strides) == 1
 
 
-def _saves(r: dict, trainable: bool) -> tuple:
+def _saves(r: dict, trainable: bool, amp: bool = False) -> tuple:
     """What autograd keeps for torchvision's shifted_window_attention in a training forward, measured
     with saved_tensors_hooks (docs/conventions.md, "Saved for backward"): per sample, the windows
     (qkv's input, a copy) and proj's input for the weights' gradients, q (scaled) and k and v as
@@ -169,23 +180,32 @@ def _saves(r: dict, trainable: bool) -> tuple:
     as views too: there archdsl counts the copies (docs/conventions.md). v2 also keeps qkv's whole output
     (normalize's input), two norms per token and head for q and k, the normalised q and k, and the
     attention before the logit scale (the scale's gradient); once per forward, whatever the batch,
-    the cpb_mlp's hidden ReLU output, the 16·sigmoid's input and the logit scale's exponent."""
+    the cpb_mlp's hidden ReLU output, the 16·sigmoid's input and the logit scale's exponent.
+
+    `amp` (autocast, measured on the CPU): all of it in the lower precision but exp(logit_scale)
+    and the softmax, float32 (the scores meet a float32 tensor: v1's position bias, v2's logit
+    scale), which the matmul with v casts down again (heads·T·N, kept); with trainable weights v2
+    also keeps, once per forward, the cpb_mlp's input (the coordinates table's cast, 2 per entry)
+    and its second linear's weight cast (heads x 512)."""
     t, n, c = _geometry(r)
     heads = r["num_heads"]
     weights = heads * t * n
-    own = [New(t * c)] if trainable else []  # the windows, for qkv's weight
+    low = "low" if amp else "act"
+    wide = amp  # the scores meet a float32 tensor: v1's position bias, v2's logit scale
+    own = [New(t * c, low)] if trainable else []  # the windows, for qkv's weight
     # q for q·kᵀ, softmax's output; k and v as the matmuls' copies, but with one head matmul folds
     # their batch dimensions as a view, and keeps qkv's output itself (v2 keeps it anyway, and its k is new)
-    kept = [New(t * c), New(weights)]
+    kept = [New(t * c, low), New(weights, "stat" if wide else low)] + ([New(weights, low)] if wide else [])
     if not r["v2"]:
-        kept += [New(t * c)] * 2 if heads > 1 else [New(3 * t * c)]
+        kept += [New(t * c, low)] * 2 if heads > 1 else [New(3 * t * c, low)]
     else:
         table = prod(2 * k - 1 for k in r["window_size"])
-        kept += [New(t * c)] + ([New(t * c)] if heads > 1 else [])  # normalised k, v
-        kept += [New(3 * t * c)] + [New(heads * t)] * 4  # normalize's input and the norms of q and k
-        kept += [New(heads, per_sample=False)]  # exp(logit_scale)
+        kept += [New(t * c, low)] + ([New(t * c, low)] if heads > 1 else [])  # normalised k, v
+        kept += [New(3 * t * c, low)] + [New(heads * t, low)] * 4  # normalize's input and the norms of q and k
+        kept += [New(heads, "stat" if amp else "act", per_sample=False)]  # exp(logit_scale)
         if trainable:
-            own += [New(CPB_HIDDEN * table, per_sample=False), New(heads * n * n, per_sample=False), New(weights)]
+            own += [New(CPB_HIDDEN * table, low, per_sample=False), New(heads * n * n, low, per_sample=False), New(weights, low)]
+            own += [New(2 * table, "low", per_sample=False), New(heads * CPB_HIDDEN, "low", per_sample=False)] if amp else []
     if trainable:
-        own += [New(t * c)]  # proj's input, for its weight
+        own += [New(t * c, low)]  # proj's input, for its weight
     return tuple(own + kept)

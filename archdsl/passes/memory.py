@@ -36,7 +36,7 @@ def training_storages(graph: Graph) -> tuple[list, dict]:
         else:
             key[node.id] = key[node.inputs[0]]
         if key[node.id] == node.id:
-            size[node.id] = prod(node.shape)
+            size[node.id] = op.cpu_storage(node.resolved, [nodes[i].shape for i in node.inputs], node.shape) or prod(node.shape)
         if copies[node.id] and op.creates_output:
             size[("copy", node.id)] = prod(nodes[node.inputs[0]].shape)
     return key, size, copies
@@ -134,13 +134,13 @@ def checkpointed(graph: Graph, key: list, items_of: list) -> tuple[list, tuple]:
 def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
     """The storage each node's output lives in during an eval forward, and each storage's
     elements per sample (views, identities, eval dropout and in-place layers share their input's)."""
-    key, size = [], {}
-    for node in graph.nodes:
+    key, size, nodes = [], {}, graph.nodes
+    for node in nodes:
         op = OPS[node.op]
         own = not node.inputs or (not node.inplace and (op.creates_output or copies[node.id]))
         key.append(node.id if own else key[node.inputs[0]])
         if own:
-            size[node.id] = prod(node.shape)
+            size[node.id] = op.cpu_storage(node.resolved, [nodes[i].shape for i in node.inputs], node.shape) or prod(node.shape)
     return key, size
 
 
@@ -213,6 +213,12 @@ def amp_storages(graph: Graph, device: str) -> Storages:
     saved = []
     for node, items in zip(nodes, base.saved):
         mine = []
+        if node.grad and node.inputs:
+            own = OPS[node.op].amp_saves(node.resolved, [nodes[i].shape for i in node.inputs], node.shape,
+                                         node.figures["trainable_params"] > 0, tuple(nodes[i].grad for i in node.inputs),
+                                         device, low[node.inputs[0]])
+            if own is not None:
+                items, mine = (), list(own)
         for item in items:
             if isinstance(item, New):
                 if item.dtype == "act" or (item.dtype == "mask" and device != "cuda"):

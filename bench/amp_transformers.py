@@ -1,0 +1,18 @@
+"""The "Under autocast" rows of docs/benchmarks.md for the small transformers of tests/test_memory.py:
+saved bytes, Adam training peak and inference peak, measured by tests/memory_oracle.py on the CPU
+(batch 2, 1 thread), and archdsl's ratio to each.  PYTHONPATH=. .venv/bin/python bench/amp_transformers.py"""
+import torch
+
+from tests.memory_oracle import inference_peak, saved_bytes, train_peak
+from tests.test_memory import TRANSFORMERS, _load
+
+torch.set_num_threads(1)
+for name in TRANSFORMERS:
+    for amp in ("bf16", "fp16"):
+        net = _load(name)
+        module = net.build()
+        x = torch.randn(2, *net.analyze().input_shape)
+        a = net.analyze(batch=2, amp=amp, optimizer="adam").totals
+        s, t, i = saved_bytes(module, x, amp), train_peak(module, x, "adam", amp), inference_peak(module, x, amp)
+        print(f"| {name} | {amp} | {s:,} B | {a['saved_bytes'] / s:.4f} | {t:,} B | {a['train_peak_bytes'] / t:.4f} "
+              f"| {i:,} B | {a['inference_peak_bytes'] / i:.4f} |")
