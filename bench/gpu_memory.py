@@ -36,17 +36,6 @@ SMOKE = {"train_peak": (("lenet5", 2, "adam"), ("squeezenet1_0", 1, "momentum"))
 TOLERANCE = 0.10
 
 
-def _dtype(torch, amp):
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp] if amp else None
-
-
-def _optimizer(torch, name, params):
-    return {"sgd": lambda: torch.optim.SGD(params, lr=0.01),
-            "momentum": lambda: torch.optim.SGD(params, lr=0.01, momentum=0.9),
-            "adam": lambda: torch.optim.Adam(params, lr=0.01),
-            "adamw": lambda: torch.optim.AdamW(params, lr=0.01)}[name]()
-
-
 def _gpu_name(torch, device: str) -> str:
     return torch.cuda.get_device_name() if device == "cuda" else f"{device} (smoke run: no GPU figure)"
 
@@ -60,16 +49,16 @@ def measured_train_peak(name: str, batch: int, optimizer: str, amp: str | None =
 
     net = archdsl.load(name)
     shape = (batch, *net.analyze().input_shape)
-    if device != "cuda":
-        from tests.memory_oracle import train_peak
+    from tests.memory_oracle import AMP, OPTIMIZERS, train_peak
 
+    if device != "cuda":
         return train_peak(net.build(device=device), torch.randn(shape, device=device), optimizer, amp)
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     module = net.build(device="cuda").train()
     x = torch.randn(shape, device="cuda")
-    opt = _optimizer(torch, optimizer, [p for p in module.parameters() if p.requires_grad])
-    with torch.autocast("cuda", dtype=_dtype(torch, amp), enabled=bool(amp)):
+    opt = OPTIMIZERS[optimizer]([p for p in module.parameters() if p.requires_grad])
+    with torch.autocast("cuda", dtype=AMP.get(amp), enabled=bool(amp)):
         out = module(x)
         loss = sum(o.sum() for o in (out if isinstance(out, tuple) else (out,)))
         del out
@@ -88,6 +77,7 @@ def measured_saved(name: str, batch: int, amp: str, device: str = "cuda") -> int
     import torch
 
     import archdsl
+    from tests.memory_oracle import AMP
 
     net = archdsl.load(name)
     module = net.build(device=device).train()
@@ -101,7 +91,7 @@ def measured_saved(name: str, batch: int, amp: str, device: str = "cuda") -> int
         return t
 
     x = torch.randn((batch, *net.analyze().input_shape), device=device)
-    with torch.autocast(torch.device(device).type, dtype=_dtype(torch, amp)), \
+    with torch.autocast(torch.device(device).type, dtype=AMP[amp]), \
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = module(x)
     del out, module, x
