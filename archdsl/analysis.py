@@ -5,7 +5,8 @@ the batch where the registry says so, and summed for totals and collapsed blocks
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from . import passes
 from .errors import UsageError
@@ -18,8 +19,7 @@ from .passes.receptive_field import rf_sizes, rf_strides
 __all__ = ["Analysis", "DTYPE_BYTES", "Row", "analyze", "collapse"]
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One layer, or one collapsed block. Every figure of the registry is an attribute
     (`row.params`, `row.macs`) and a key of `row.figures`."""
 
@@ -29,14 +29,14 @@ class Row:
     line: int
     output_shape: tuple  # PyTorch order without the batch
     receptive_field: tuple | None  # (sizes, strides) as plain numbers
-    figures: dict = field(default_factory=dict)
+    figures: dict
     inplace: bool = False
     layers: int = 1  # how many layers the row stands for (more than one when collapsed)
     file: str = ""  # the spec file that wrote the layer (a `use`d file's layers name it), as errors name it
 
     def __getattr__(self, key: str):
         try:
-            return self.__dict__["figures"][key]
+            return self.figures[key]
         except KeyError:
             raise AttributeError(key) from None
 
@@ -201,14 +201,14 @@ def collapse(analysis: Analysis, graph: Graph | None = None, depth: int = 1) -> 
                 merged[key] = row
             else:
                 group = graph.groups[key]
-                merged[key] = replace(row, name=key, op=group.kind, description=group.label, line=group.span.line,
+                merged[key] = row._replace(name=key, op=group.kind, description=group.label, line=group.span.line,
                                       file=group.span.source.path, inplace=False)
             continue
         prev = merged[key]
-        merged[key] = replace(prev, output_shape=row.output_shape, receptive_field=row.receptive_field,
+        merged[key] = prev._replace(output_shape=row.output_shape, receptive_field=row.receptive_field,
                               figures=combine(prev.figures, row.figures), layers=prev.layers + row.layers)
     for key, descriptions in members.items():
         if not graph.groups[key].label:  # a group that is not a block call: say what it holds
             text = " -> ".join(descriptions) if len(descriptions) <= 3 else f"{len(descriptions)} layers"
-            merged[key] = replace(merged[key], description=text)
+            merged[key] = merged[key]._replace(description=text)
     return replace(analysis, rows=tuple(merged[k] for k in order), depth=depth)

@@ -19,7 +19,6 @@ printed one after another, at most MAX_ERRORS of them.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .limits import MAX_ERRORS, MAX_ERRORS_FOUND, MAX_QUOTED
@@ -29,8 +28,7 @@ SHOWN_TEXT = 300  # characters of a message or hint
 SHOWN_FRAMES = 4  # "expanded from" notes shown: the innermost ones and the outermost
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """One spec text and where it came from."""
 
     path: str
@@ -180,8 +178,7 @@ class UsageError(ArchError):
     phase = "usage"
 
 
-@dataclass(frozen=True, slots=True)
-class Warning_:
+class Warning_(NamedTuple):
     message: str
     span: Span | None
     hint: str | None = None

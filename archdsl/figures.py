@@ -6,15 +6,13 @@ is a network-wide figure derived from the summed ones and the run's settings.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from math import prod
-from typing import Callable
+from typing import Callable, NamedTuple
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
+class Counts(NamedTuple):
     """The multiply-adds another tool counts for one layer, one sample, as the layer's op declares
     them (`Op.counts`; docs/conventions.md, "Other tools' conventions"). Each is in MACs, what the
     tool reports at batch 1: fvcore's `FlopCountAnalysis(...).total()` (one per multiply-add),
@@ -31,12 +29,11 @@ class Counts:
 
 
 # whose convention `macs` and `flops` follow (`--convention`); archdsl's is torchvision's published figures
-CONVENTIONS = ("archdsl", *(f.name.replace("_", "-") for f in fields(Counts)))
+CONVENTIONS = ("archdsl", *(name.replace("_", "-") for name in Counts._fields))
 NOTHING = Counts(0, 0, 0, 0, 0, 0)  # what no tool counts (views, merges, most activations)
 
 
-@dataclass(frozen=True, slots=True)
-class Counted:
+class Counted(NamedTuple):
     """What a figure's rule sees: the node, its op, its input shapes, whether its (first) input
     is a strided view, the node's figures counted so far, and the convention of `--convention`."""
 
@@ -56,8 +53,7 @@ class Counted:
         return self.node.shape
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """What a training step or an inference is run with: the memory figures depend on it."""
 
     batch: int = 1
@@ -88,8 +84,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 AMP = ("bf16", "fp16")
 
 
-@dataclass(frozen=True, slots=True)
-class Figure:
+class Figure(NamedTuple):
     name: str  # the JSON/CSV key and the Row attribute
     doc: str  # anchor in docs/conventions.md
     count: Callable[[Counted], int] | None = None  # one sample, one node (figures already counted are in node.figures)
@@ -208,8 +203,7 @@ CONVENTIONAL = tuple(f for f in COUNTED if f.conventional)
 COLUMNS = tuple(f for f in FIGURES if f.column)
 
 
-@dataclass(frozen=True, slots=True)
-class Total:
+class Total(NamedTuple):
     name: str
     doc: str
     value: Callable[[dict, object], int]  # (summed figures, the Analysis) -> value

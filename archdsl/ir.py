@@ -10,7 +10,7 @@ graph and never run a pass themselves.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import Span
 
@@ -19,34 +19,39 @@ class GraphInvariantError(Exception):
     """A pass broke an invariant of the IR: a bug in archdsl, not in the spec."""
 
 
-@dataclass(slots=True)
 class Node:
-    id: int
-    name: str
-    op: str
-    attrs: dict
-    inputs: tuple[int, ...]
-    span: Span
-    frozen: bool = False
-    trace: tuple = ()  # the block calls and loops it was expanded through, innermost first (errors.Frame)
-    checkpoint: str = ""  # the checkpointed block it belongs to (`checkpoint NAME`), if any
-    # ---- filled by the passes
-    shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
-    resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)
-    inplace: bool = False  # overwrites its first input (passes/inplace.py)
-    strided: tuple | None = None  # strides of an output that is a non-contiguous view (passes/inplace.py)
-    rf: object = None  # receptive field (passes/receptive_field.py)
-    figures: dict = field(default_factory=dict)  # one sample's figures, by name (figures.py)
-    once: dict = field(default_factory=dict)  # the part of a figure a forward does once, whatever the batch (figures.py)
-    grad: bool = False  # its output requires grad in a training forward (passes/memory.py)
-    saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
-    amp_saved: dict = field(default_factory=dict)  # the same under autocast, by device (passes/memory.py)
-    recomputed: bool = False  # a checkpointed layer that its block's backward runs again (passes/memory.py)
-    backward_macs: int = 0  # multiply-adds of its backward, one sample (passes/memory.py)
+    """One layer. The expander fills the first nine fields; the passes fill the rest (a plain
+    class: see Graph's docstring)."""
+
+    __slots__ = ("id", "name", "op", "attrs", "inputs", "span", "frozen", "trace", "checkpoint",
+                 "shape", "resolved", "inplace", "strided", "rf", "figures", "once", "grad", "saved",
+                 "amp_saved", "recomputed", "backward_macs")
+
+    def __init__(self, id: int, name: str, op: str, attrs: dict, inputs: tuple[int, ...], span: Span,
+                 frozen: bool = False, trace: tuple = (), checkpoint: str = ""):
+        self.id, self.name, self.op, self.attrs, self.inputs, self.span = id, name, op, attrs, inputs, span
+        self.frozen = frozen
+        self.trace = trace  # the block calls and loops it was expanded through, innermost first (errors.Frame)
+        self.checkpoint = checkpoint  # the checkpointed block it belongs to (`checkpoint NAME`), if any
+        # ---- filled by the passes
+        self.shape: tuple | None = None  # output shape, PyTorch order without the batch (passes/shapes.py)
+        self.resolved: dict | None = None  # attributes as the op resolved them for its inputs (passes/shapes.py)
+        self.inplace = False  # overwrites its first input (passes/inplace.py)
+        self.strided: tuple | None = None  # strides of an output that is a non-contiguous view (passes/inplace.py)
+        self.rf: object = None  # receptive field (passes/receptive_field.py)
+        self.figures: dict = {}  # one sample's figures, by name (figures.py)
+        self.once: dict = {}  # the part of a figure a forward does once, whatever the batch (figures.py)
+        self.grad = False  # its output requires grad in a training forward (passes/memory.py)
+        self.saved: tuple = ()  # what it keeps for backward: (elements, per_sample, dtype) (passes/memory.py)
+        self.amp_saved: dict = {}  # the same under autocast, by device (passes/memory.py)
+        self.recomputed = False  # a checkpointed layer that its block's backward runs again (passes/memory.py)
+        self.backward_macs = 0  # multiply-adds of its backward, one sample (passes/memory.py)
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.name!r}, {self.op!r}, inputs={self.inputs}, shape={self.shape})"
 
 
-@dataclass(frozen=True, slots=True)
-class GroupInfo:
+class GroupInfo(NamedTuple):
     """A named part of the network (a block call, a named group or a repetition)."""
 
     path: str
@@ -57,36 +62,46 @@ class GroupInfo:
     args: tuple = ()  # a block call: (parameter, value, given) in the definition's order; tensors left out
 
 
-@dataclass(frozen=True, slots=True)
-class ShapeAssertion:
+class ShapeAssertion(NamedTuple):
     node: int
     dims: tuple[int, ...]  # as written, slide order (HxWxC)
     span: Span
 
 
-@dataclass(slots=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     """The block structure: which group holds each node and each group ("" is the network)."""
 
     node_parent: list[str]  # by node id
     group_parent: dict[str, str]
 
 
-@dataclass(slots=True)
 class Graph:
-    name: str
-    nodes: list[Node] = field(default_factory=list)
-    outputs: list[int] = field(default_factory=list)
-    groups: dict[str, GroupInfo] = field(default_factory=dict)
-    assertions: list[ShapeAssertion] = field(default_factory=list)
-    warnings: list = field(default_factory=list)  # filled by the passes
-    records: dict = field(default_factory=dict)  # what the `network` statement records (`top1=76.13`)
-    passes_run: list[str] = field(default_factory=list)
-    storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
-    # a scope's children registered first, in this order (`register`): scope path -> child names
-    registration: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    amp_storages: dict = field(default_factory=dict)  # the same under autocast, by device, made when asked
-    _hierarchy: Hierarchy | None = None
+    """The network: its nodes in topological order and what the passes found.
+
+    Node and Graph are plain classes with slots, and the immutable records NamedTuples, rather than
+    dataclasses: Python 3.11 compiles each generated dataclass method on every start, about 1 ms a
+    class, and `archdsl analyze` is a command people wait for (docs/benchmarks.md)."""
+
+    __slots__ = ("name", "nodes", "outputs", "groups", "assertions", "warnings", "records", "passes_run",
+                 "storages", "registration", "amp_storages", "_hierarchy")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.nodes: list[Node] = []
+        self.outputs: list[int] = []
+        self.groups: dict[str, GroupInfo] = {}
+        self.assertions: list[ShapeAssertion] = []
+        self.warnings: list = []  # filled by the passes
+        self.records: dict = {}  # what the `network` statement records (`top1=76.13`)
+        self.passes_run: list[str] = []
+        self.storages: object = None  # where each tensor lives, training and eval (passes/memory.py)
+        # a scope's children registered first, in this order (`register`): scope path -> child names
+        self.registration: dict[str, tuple[str, ...]] = {}
+        self.amp_storages: dict = {}  # the same under autocast, by device, made when asked
+        self._hierarchy: Hierarchy | None = None
+
+    def __repr__(self) -> str:
+        return f"<Graph {self.name}: {len(self.nodes)} nodes>"
 
     @property
     def analysed(self) -> bool:

@@ -13,7 +13,6 @@ import html
 import math
 import os
 import zlib
-from dataclasses import replace
 
 from ..analysis import Analysis, collapse
 from ..figures import combine
@@ -83,7 +82,7 @@ class _Item:
     def fold(self, name: str, row, brief: str) -> None:
         self.folded.append(brief)
         self.members.append(f"{name}: {row.description}")
-        self.row = replace(self.row, output_shape=row.output_shape, figures=combine(self.row.figures, row.figures),
+        self.row = self.row._replace(output_shape=row.output_shape, figures=combine(self.row.figures, row.figures),
                            layers=self.row.layers + 1)
 
 

@@ -21,7 +21,9 @@ def _discover() -> dict[str, Op]:
                     and value.__dict__.get("name"):
                 if value.name in ops:
                     raise ImportError(f"two ops are named {value.name!r}")
-                ops[value.name] = value()
+                ops[value.name] = op = value()
+                if op.lowering is not None:
+                    op.lowering.check()
     return ops
 
 

@@ -1,7 +1,6 @@
 """Activation functions, softmax, maxout."""
 from __future__ import annotations
 
-from dataclasses import replace
 from math import prod
 
 from .base import INPUT, NOTHING, OUTPUT, Arg, Counts, New, Op, OpError
@@ -24,7 +23,7 @@ class Activation(Op):
 
     def counts(self, r, ins, out, strided=None):
         """ptflops alone counts an activation; thop's rules for ReLU, ReLU6 and LeakyReLU count 0."""
-        return replace(NOTHING, ptflops=self.ptflops * prod(out))
+        return NOTHING._replace(ptflops=self.ptflops * prod(out))
 
     def saves(self, r, ins, out, inplace, trainable, grads):
         if inplace:

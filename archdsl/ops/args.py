@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import ExpandError, Span
 
 REQUIRED = object()
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """One argument of an op. `flag`: a yes/no option that may be written bare (`bn`, `ceil`)."""
 
     name: str

@@ -6,16 +6,15 @@ dimension, channels filled in): the one dictionary that the costs, the report an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
+from typing import NamedTuple
 
 from ..figures import NOTHING, Counts  # noqa: F401 (what an op's `counts` returns; the ops import them from here)
 from .args import REQUIRED, Arg
 from .lowering import Lowering
 
 
-@dataclass(frozen=True, slots=True)
-class New:
+class New(NamedTuple):
     """A tensor a layer makes only for its backward pass (an index map, a mask, statistics):
     `elements` for one sample, or for the whole batch when not `per_sample`; `dtype` "act" (the
     activations' dtype: under autocast, the layer's), "stat" (statistics: float32 under autocast),
@@ -26,8 +25,7 @@ class New:
     per_sample: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
+class Input(NamedTuple):
     """A layer keeps its input number `index` (the storage it lives in) for backward."""
 
     index: int = 0

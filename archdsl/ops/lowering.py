@@ -6,14 +6,13 @@ resolved attributes, and how the layer is called. `backends/torch.py` instantiat
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ALWAYS = object()  # an argument without a default: the source emitter always writes it
 _UNSET = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(NamedTuple):
     """One constructor argument. `name` is PyTorch's keyword; the value is the resolved attribute
     `key` (default: the same name) or the constant `value`. `default` is PyTorch's own default:
     generated source leaves out an argument equal to it. `positional` arguments are written
@@ -43,8 +42,7 @@ CALLS = ("module", "cat", "add", "mul", "parameter")
 COMBINES = ("mul", "add", "prepend")
 
 
-@dataclass(frozen=True, slots=True)
-class Lowering:
+class Lowering(NamedTuple):
     """`layer`: a torch.nn class (`nn.Conv{dims}d`: `{dims}` from the resolved attributes) or a
     class of backends/layers.py (`Maxout`); None for a merge, which is a function call.
     `call`: module (the layer on one input), cat (torch.cat of the inputs along channels), add
@@ -63,7 +61,8 @@ class Lowering:
     flatten: str | None = None
     combine: str = "mul"
 
-    def __post_init__(self):
+    def check(self) -> None:
+        """Raises ValueError for a lowering no backend can build (the op registry checks every op's)."""
         if self.call not in CALLS:
             raise ValueError(f"call must be one of {CALLS}, not {self.call!r}")
         if self.combine not in COMBINES:

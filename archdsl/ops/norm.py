@@ -1,7 +1,6 @@
 """Batch, layer, group and local response normalisation."""
 from __future__ import annotations
 
-from dataclasses import replace
 from math import prod
 
 from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, need_spatial
@@ -147,7 +146,7 @@ class LocalResponseNorm(Op):
         """ptflops alone, through what F.local_response_norm calls that it patches: Tensor.mul
         (the squares, then alpha), Tensor.add (k), 1 per element each, and F.avg_pool2d/3d, 1 per
         element of the squares padded by size - 1 channels."""
-        return replace(NOTHING, ptflops=3 * prod(out) + (out[0] + r["size"] - 1) * prod(out[1:]))
+        return NOTHING._replace(ptflops=3 * prod(out) + (out[0] + r["size"] - 1) * prod(out[1:]))
 
     def temporaries(self, r, ins, out):
         return sum(t.elements for t in self.saves(r, ins, out, False, False, ())[1:])  # its steps live during it

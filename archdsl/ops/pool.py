@@ -1,7 +1,6 @@
 """Max and average pooling, adaptive and global pooling."""
 from __future__ import annotations
 
-from dataclasses import replace
 from math import prod
 
 from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, check_positive, fmt_compact, fmt_size, need_spatial, per_dim
@@ -175,7 +174,7 @@ class AdaptiveMaxPool(AdaptiveAvgPool):
 
     def counts(self, r, ins, out, strided=None):
         """ptflops alone: the input twice (module rule and patched functional)."""
-        return replace(NOTHING, ptflops=2 * prod(ins[0]))
+        return NOTHING._replace(ptflops=2 * prod(ins[0]))
 
 
 class GlobalAvgPool(AdaptiveAvgPool):

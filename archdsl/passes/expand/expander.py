@@ -2,7 +2,6 @@
 branches expanded, appends its layers to the graph."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import NamedTuple
 
 from ... import ast as A
@@ -412,7 +411,7 @@ class _Expander:
             raise
         inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
         path, given = inner.prefix[:-1], _given(defn, call)  # the arguments as bound (the source emitter's)
-        self.graph.groups[path] = replace(self.graph.groups[path], block=defn.name, args=tuple(
+        self.graph.groups[path] = self.graph.groups[path]._replace(block=defn.name, args=tuple(
             (p.name, values[p.name], p.name in given) for p in defn.params if not isinstance(values[p.name], Tensor)))
         self.call_stack.append(defn.name)
         self.active.append(call.span)
