@@ -9,8 +9,19 @@
 
 Importing archdsl, loading and analysing do not import torch; building does.
 """
-from .errors import ArchError
-from .network import Network, build, load
-
 __version__ = "0.1.0"
 __all__ = ["ArchError", "Network", "build", "load", "__version__"]
+
+
+def __getattr__(name: str):
+    """The API, imported on first use (PEP 562): the command line imports archdsl for its version
+    and then only what a command runs, with the garbage collector off (cli.py)."""
+    if name == "ArchError":
+        from .errors import ArchError
+
+        return ArchError
+    if name in ("Network", "build", "load"):
+        from . import network
+
+        return getattr(network, name)
+    raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
