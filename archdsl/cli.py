@@ -23,6 +23,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 
 INPUT_HELP = "Replace the spec's input size: channels last, no batch (160x160x3 HxWxC, 8000x1 LxC, 784)."
 LIB_HELP = "A folder `use` may read, besides the spec's own folder and ARCHDSL_PATH's; may be repeated."
+WIDE_HELP = "Every column in full, however wide the terminal (what a pipe or a file gets)."
 
 
 def _load(spec: str, sets: tuple[str, ...], input_size: str | None, lib: tuple[str, ...]):
@@ -35,6 +36,21 @@ def _load(spec: str, sets: tuple[str, ...], input_size: str | None, lib: tuple[s
         return load_text(read_stream(sys.stdin.buffer), "<stdin>", **options)
     path = resolve_path(spec)
     return load_text(read_spec(path), path, **options)
+
+
+def _terminal_width() -> int | None:
+    """The width of the terminal standard output is, as the analyze table takes it; None for a
+    pipe or a file (every column in full)."""
+    from .report.table import posix_terminal
+
+    terminal = posix_terminal(os.environ, sys.stdout)
+    if terminal:
+        return terminal[0]
+    if sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        from rich.console import Console
+
+        return Console().width  # rich decides: Windows, FORCE_COLOR
+    return None
 
 
 def _fail(err: ArchError) -> None:
@@ -98,7 +114,7 @@ def main() -> None:
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
 @click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
 @click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
-@click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
+@click.option("--wide", is_flag=True, help=WIDE_HELP)
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
             input_size: str | None, wide: bool, lib: tuple[str, ...], optimizer: str, device: str,
             convention: str, amp: str | None) -> None:
@@ -392,8 +408,9 @@ def _load_all(specs: tuple[str, ...], lib: tuple[str, ...]) -> list:
 @click.option("--plot-y", type=click.Choice(["auto", "top1", "params"]), default="auto", show_default=True,
               help="auto: the top-1 accuracy where every spec records one, else parameters.")
 @click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+@click.option("--wide", is_flag=True, help=WIDE_HELP)
 def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plot_y: str, lib: tuple[str, ...],
-            **analysis) -> None:
+            wide: bool, **analysis) -> None:
     """Networks side by side: parameters, MACs, memory, depth and receptive field of each SPEC."""
     from .compare import compare as summarise
     from .report import compare as report
@@ -416,7 +433,7 @@ def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plo
     for warning in (w for net in nets for w in net.graph.warnings):
         click.echo(warning.format(), err=True)
     if fmt == "table":
-        click.echo("\n".join(report.table_lines(summaries, analysis)))
+        click.echo("\n".join(report.table_lines(summaries, analysis, None if wide else _terminal_width())))
     else:
         text = report.FORMATS[fmt](summaries, analysis)
         click.echo(text, nl=not text.endswith("\n"))

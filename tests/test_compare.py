@@ -181,3 +181,41 @@ def test_plot_into_a_missing_folder(tmp_path):
     result = invoke("compare", "lenet5", "--plot", str(target))
     assert result.exit_code == 2
     assert result.output == f"error[E0903]: cannot write {target}: No such file or directory\n"
+
+
+def test_a_narrow_terminal_leaves_out_columns_in_the_stated_order():
+    """At 100, 80 and 60 columns every line of the table fits; the columns left out are the first
+    of DROP_ORDER, each network's cells in the columns kept are the full table's, and a last
+    line names what `--wide` adds."""
+    from archdsl.compare import compare as summarise
+    from archdsl.report.compare import COLUMNS, DROP_ORDER, table_lines
+
+    header = {key: text for key, text, _, _ in COLUMNS}
+    nets = [archdsl.load(SPECS / f"{n}.arch") for n in ("resnet18", "resnet50", "vgg16", "efficientnet_b0")]
+    summaries = summarise(nets)
+    settings = {"batch": 1, "dtype": "float32", "optimizer": "sgd", "device": "cpu"}
+    full = table_lines(summaries, settings)
+    assert max(map(len, full)) > 80 and table_lines(summaries, settings, 10_000) == full
+    full_headers = re.split(r"  +", full[1])
+    for width in (100, 80, 60):
+        lines = table_lines(summaries, settings, width)
+        table, note = lines[1:2 + len(summaries)], lines[2 + len(summaries):]
+        assert max(map(len, table)) <= width and not any(line.endswith(" ") for line in lines)
+        headers = re.split(r"  +", table[0])
+        left_out = [header[k] for k in DROP_ORDER[:len(full_headers) - len(headers)]]
+        assert set(headers) == set(full_headers) - set(left_out)
+        assert {"network", "params", "MACs", "top-1 %"} <= set(headers)
+        assert " ".join(note) == f"(--wide: also {', '.join(left_out)})"
+        kept = [full_headers.index(h) for h in headers]
+        for row, full_row in zip(table[1:], full[2:]):
+            assert re.split(r"  +", row.strip()) == [re.split(r"  +", full_row.strip())[i] for i in kept]
+
+
+def test_compare_on_a_terminal_and_wide():
+    from .test_table import run_in_terminal
+
+    specs = [str(SPECS / f"{n}.arch") for n in ("resnet18", "vgg16")]
+    _, lines = run_in_terminal(["compare", *specs], 80)
+    assert max(map(len, lines)) <= 80 and lines[-1].startswith("(--wide: also FLOPs")
+    _, wide = run_in_terminal(["compare", *specs, "--wide"], 80)
+    assert max(map(len, wide)) > 80 and wide == invoke("compare", *specs).output.splitlines()

@@ -41,23 +41,53 @@ def settings_text(settings: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in settings.items() if (k, v) not in unsaid)
 
 
-def cells(summaries: list[Summary]) -> tuple[list[str], list[list[str]]]:
-    """The headers and each network's cells as the table and Markdown write them (the accuracy
-    column only where a spec records one)."""
-    shown = [c for c in COLUMNS if c[0] != "top1" or any(s.top1 is not None for s in summaries)]
+# What a narrow terminal leaves out, first to last, until the table fits its width: FLOPs (twice
+# the MACs), the activations' count and bytes, saved, the inference peak, the depth, the input,
+# the receptive field, the training peak. The network, params, MACs and top-1 always stay; a pipe,
+# a file and `--wide` get every column.
+DROP_ORDER = ("flops", "activations", "activation_bytes", "saved_bytes", "inference_peak_bytes", "depth", "input",
+              "receptive_field", "train_peak_bytes")
+
+
+def _shown(summaries: list[Summary]) -> list[tuple]:
+    """The columns with a value for these networks: the accuracy only where a spec records one."""
+    return [c for c in COLUMNS if c[0] != "top1" or any(s.top1 is not None for s in summaries)]
+
+
+def cells(summaries: list[Summary], columns: list[tuple] | None = None) -> tuple[list[str], list[list[str]]]:
+    """The headers and each network's cells as the table and Markdown write them."""
+    shown = _shown(summaries) if columns is None else columns
     return [h for _, h, _, _ in shown], [[_text(f, get(s)) for _, _, get, f in shown] for s in summaries]
 
 
-def table_lines(summaries: list[Summary], settings: dict) -> list[str]:
-    """Plain lines: every column in full, numbers right-aligned, no line ending in a space."""
-    headers, rows = cells(summaries)
-    widths = [max(len(c) for c in column) for column in zip(headers, *rows)]
-    right = [i >= 2 for i in range(len(headers))]
+def table_lines(summaries: list[Summary], settings: dict, width: int | None = None) -> list[str]:
+    """Plain lines, numbers right-aligned, no line ending in a space: every column in full, or
+    fitted to `width` columns by leaving out columns in DROP_ORDER (a last line says which)."""
+    shown = _shown(summaries)
+    dropped = []
+
+    def widths_of(columns):
+        headers, rows = cells(summaries, columns)
+        return [max(len(c) for c in column) for column in zip(headers, *rows)]
+
+    for key in DROP_ORDER if width is not None else ():
+        if sum(widths_of(shown)) + 2 * (len(shown) - 1) <= width:
+            break
+        dropped += [h for k, h, _, _ in shown if k == key]
+        shown = [c for c in shown if c[0] != key]
+    headers, rows = cells(summaries, shown)
+    widths = widths_of(shown)
+    right = [key not in ("network", "input") for key, *_ in shown]
 
     def line(values):
         return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
 
-    return [f"compare  ({settings_text(settings)})", line(headers), *(line(r) for r in rows)]
+    lines = [f"compare  ({settings_text(settings)})", line(headers), *(line(r) for r in rows)]
+    if dropped:
+        import textwrap
+
+        lines += textwrap.wrap(f"(--wide: also {', '.join(dropped)})", width)
+    return lines
 
 
 def to_dict(summaries: list[Summary], settings: dict) -> dict:
