@@ -448,7 +448,9 @@ def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plo
 @click.option("--all", "everything", is_flag=True, help="List the layers that did not change too.")
 @_analysis_options
 @click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
-def diff(specs: tuple[str, ...], fmt: str, depth: int | None, everything: bool, lib: tuple[str, ...], **analysis) -> None:
+@click.option("--wide", is_flag=True, help=WIDE_HELP)
+def diff(specs: tuple[str, ...], fmt: str, depth: int | None, everything: bool, lib: tuple[str, ...], wide: bool,
+         **analysis) -> None:
     """What changed from spec A to spec B, layer by layer (aligned by name), with the change of the totals."""
     from .diff import diff_networks
     from .report import diff as report
@@ -464,7 +466,7 @@ def diff(specs: tuple[str, ...], fmt: str, depth: int | None, everything: bool, 
     for warning in (*a.graph.warnings, *b.graph.warnings):
         click.echo(warning.format(), err=True)
     if fmt == "table":
-        click.echo("\n".join(report.table_lines(result, analysis, everything)))
+        click.echo("\n".join(report.table_lines(result, analysis, everything, None if wide else _terminal_width())))
     else:
         text = report.FORMATS[fmt](result, analysis, everything)
         click.echo(text, nl=not text.endswith("\n"))

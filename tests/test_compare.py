@@ -219,3 +219,8 @@ def test_compare_on_a_terminal_and_wide():
     assert max(map(len, lines)) <= 80 and lines[-1].startswith("(--wide: also FLOPs")
     _, wide = run_in_terminal(["compare", *specs, "--wide"], 80)
     assert max(map(len, wide)) > 80 and wide == invoke("compare", *specs).output.splitlines()
+    pair = [str(SPECS / "resnet50.arch"), str(SPECS / "resnet101.arch"), "--depth", "1"]
+    _, lines = run_in_terminal(["diff", *pair], 80)
+    assert max(map(len, lines)) <= 80 and any(line.lstrip().startswith("->") for line in lines)  # the layer wrapped
+    _, wide = run_in_terminal(["diff", *pair, "--wide"], 80)
+    assert max(map(len, wide)) > 80 and wide == invoke("diff", *pair).output.splitlines()

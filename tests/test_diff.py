@@ -172,3 +172,38 @@ def test_errors_are_one_sentence(args, message, tmp_path, monkeypatch):
     result = invoke(*args)
     assert result.exit_code == 2
     assert result.output.splitlines()[0] == message and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("a, b, depth", [("resnet50", "resnet101", 1), ("resnet18", "resnet34", None),
+                                         ("efficientnet_b0", "efficientnet_b1", 2)])
+def test_a_narrow_terminal_wraps_and_abbreviates(a, b, depth):
+    """At 80 columns every line fits; each change's name and layer, read across its wrapped lines,
+    are the full table's, and its deltas the full ones abbreviated."""
+    import archdsl
+    from archdsl.diff import diff_networks
+    from archdsl.report.diff import _shown, cells, table_lines
+    from archdsl.report.table import human
+
+    from .conftest import SPECS
+
+    d = diff_networks(archdsl.load(SPECS / f"{a}.arch"), archdsl.load(SPECS / f"{b}.arch"), depth=depth)
+    settings = {"batch": 1, "dtype": "float32", "optimizer": "sgd", "device": "cpu"}
+    full = table_lines(d, settings)
+    assert max(map(len, full)) > 80 and table_lines(d, settings, width=10_000) == full
+    lines = table_lines(d, settings, width=80)
+    assert max(map(len, lines)) <= 80 and not any(line.endswith(" ") for line in lines)
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("name"))
+    name_at, layer_at = lines[header].index("name"), lines[header].index("layer")
+    body, k = lines[header + 1:], 0
+    for change in _shown(d, everything=False):
+        status, name, layer, shape, _, _ = cells(change)
+        first, rest = body[k], []
+        k += 1
+        while k < len(body) and body[k] and not body[k][0].strip():  # its continuation lines
+            rest.append(body[k])
+            k += 1
+        names = first[name_at:layer_at].strip() + "".join(p[name_at:layer_at].strip() for p in rest)
+        layers = " ".join(t for t in [first[layer_at:first.rindex(shape)].strip(), *(p[layer_at:].strip() for p in rest)] if t)
+        assert first.startswith(status) and names == name and layers == layer
+        deltas = [("+" if n > 0 else "-") + human(abs(n)) for n in (change.delta("params"), change.delta("macs")) if n]
+        assert first[first.rindex(shape) + len(shape):].split() == deltas

@@ -6,7 +6,7 @@ import json
 
 from ..compare import Summary
 from ..ops.base import fmt_size, slide_order
-from .table import human, rf_text
+from .table import _wrap_parts, human, rf_text
 
 SCHEMA = "archdsl.compare/1"
 
@@ -82,7 +82,7 @@ def table_lines(summaries: list[Summary], settings: dict, width: int | None = No
     def line(values):
         return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
 
-    lines = [f"compare  ({settings_text(settings)})", line(headers), *(line(r) for r in rows)]
+    lines = [*_wrap_parts(["compare", f"({settings_text(settings)})"], width, "  "), line(headers), *(line(r) for r in rows)]
     if dropped:
         import textwrap
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..diff import STATUSES, Change, Diff
-from .table import human, shape_text
+from .table import LAYER_MIN, _wrap, _wrap_parts, human, shape_text
 from .compare import settings_text
 from .formats import json_document
 
@@ -31,8 +31,10 @@ def _pair(a, b) -> str:
     return f"{a} -> {b}"
 
 
-def _signed(n: int) -> str:
-    return f"{n:+,}" if n else ""
+def _signed(n: int, short: bool = False) -> str:
+    if not n:
+        return ""
+    return ("+" if n > 0 else "-") + human(abs(n)) if short else f"{n:+,}"
 
 
 def _settings(d: Diff, settings: dict) -> str:
@@ -49,11 +51,11 @@ def _count_line(d: Diff) -> str:
     return ", ".join(counts) + f"; {d.count('same')} the same"
 
 
-def cells(c: Change) -> list[str]:
+def cells(c: Change, short: bool = False) -> list[str]:
     name = _pair(c.a.name if c.a else None, c.b.name if c.b else None)
     layer = _pair(c.a.description if c.a else None, c.b.description if c.b else None)
     shape = _pair(shape_text(c.a.output_shape) if c.a else None, shape_text(c.b.output_shape) if c.b else None)
-    return [c.status, name, layer, shape, _signed(c.delta("params")), _signed(c.delta("macs"))]
+    return [c.status, name, layer, shape, _signed(c.delta("params"), short), _signed(c.delta("macs"), short)]
 
 
 HEADERS = ["", "name", "layer", "output", "Δ params", "Δ MACs"]
@@ -63,30 +65,51 @@ def _total_text(value: int, in_bytes: bool) -> str:
     return f"{human(value)}B" if in_bytes else f"{value:,}"
 
 
-def total_lines(d: Diff) -> list[tuple[str, str]]:
+def total_lines(d: Diff) -> list[tuple[str, list[str]]]:
+    """(label, [`a -> b`, `(change; percent)`]) for each total of the footer."""
     out = []
     for key, label, in_bytes in TOTALS:
         a, b = d.a.totals[key], d.b.totals[key]
         change = b - a
         pct = f"; {100 * change / a:+.2f}%" if a and change else ""
         delta = (f"{'+' if change > 0 else '-'}{_total_text(abs(change), True)}" if in_bytes else f"{change:+,}") if change else "no change"
-        out.append((label, f"{_total_text(a, in_bytes)} -> {_total_text(b, in_bytes)}  ({delta}{pct})"))
+        out.append((label, [f"{_total_text(a, in_bytes)} -> {_total_text(b, in_bytes)}", f"({delta}{pct})"]))
     return out
 
 
-def table_lines(d: Diff, settings: dict, everything: bool = False) -> list[str]:
-    rows = [cells(c) for c in _shown(d, everything)]
-    lines = [f"{_title(d)}  ({_settings(d, settings)})"]
-    if rows:
+def table_lines(d: Diff, settings: dict, everything: bool = False, width: int | None = None) -> list[str]:
+    """Plain lines: every column in full, or fitted to `width` columns as the analyze table
+    narrows (report/table.py): the changes abbreviated (`+19.0M`), then the layer column wrapped
+    at word boundaries down to LAYER_MIN, then the names after their dots."""
+    changes = _shown(d, everything)
+    lines = _wrap_parts([_title(d), f"({_settings(d, settings)})"], width, "  ")
+    if changes:
+        rows = [cells(c) for c in changes]
         widths = [max(len(x) for x in column) for column in zip(HEADERS, *rows)]
+        if width is not None and sum(widths) + 2 * (len(widths) - 1) > width:
+            rows = [cells(c, short=True) for c in changes]
+            widths = [max(len(x) for x in column) for column in zip(HEADERS, *rows)]
+            name_floor = max(len(piece) + 1 for r in rows for piece in r[1].split("."))  # break after a dot only
+            for col, floor in ((2, LAYER_MIN), (1, name_floor)):  # the layer column, then the names
+                excess = sum(widths) + 2 * (len(widths) - 1) - width
+                if excess > 0:
+                    widths[col] = max(floor, widths[col] - excess)
         right = [False, False, False, True, True, True]
 
         def line(values):
             return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
 
-        lines += [line(HEADERS), *(line(r) for r in rows)]
+        lines.append(line(HEADERS))
+        for r in rows:
+            names, layers = _wrap(r[1], widths[1], "."), _wrap(r[2], widths[2])
+            for k in range(max(len(names), len(layers))):
+                first = [r[0]] if k == 0 else [""]
+                rest = r[3:] if k == 0 else [""] * 3
+                lines.append(line(first + [names[k] if k < len(names) else "", layers[k] if k < len(layers) else ""] + rest))
     lines += ["", _count_line(d)]
-    lines += [f"{label:<16}{text}" for label, text in total_lines(d)]
+    for label, parts in total_lines(d):
+        body = _wrap_parts(parts, None if width is None else max(width - 16, 20), "  ")
+        lines += [f"{label:<16}{body[0]}", *(" " * 16 + more for more in body[1:])]
     return lines
 
 
@@ -143,7 +166,7 @@ def to_markdown(d: Diff, settings: dict, everything: bool = False) -> str:
         lines.append("")
     lines.append(f"**{_count_line(d)}.**")
     lines.append("")
-    lines += [f"- {label}: {text}" for label, text in total_lines(d)]
+    lines += [f"- {label}: {'  '.join(parts)}" for label, parts in total_lines(d)]
     return "\n".join(lines) + "\n"
 
 
