@@ -106,6 +106,20 @@ def main() -> None:
     """archdsl: shapes, parameters, MACs, memory and receptive fields of a network, from a short spec."""
 
 
+def run() -> None:
+    """The `archdsl` command (pyproject.toml) and `python -m archdsl`: `main`, then, after a
+    command that turned the collector off because its objects all live to the end (analyze), those
+    objects frozen, so that the interpreter's last collection at exit does not walk them all again
+    (5% of analysing ResNet-152)."""
+    import gc
+
+    try:
+        main()
+    finally:
+        if not gc.isenabled():
+            gc.freeze()
+
+
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
