@@ -191,6 +191,13 @@ class Op:
         one sample: the inference peak counts them during the layer (memory.py)."""
         return 0
 
+    def amp_temporaries(self, r: dict, ins: list[tuple], out: tuple, device: str, low_input: bool) -> tuple | None:
+        """Under autocast, what `temporaries` counts for a layer whose steps mix float32 and the
+        lower precision (attention), as `New` tensors in their dtypes at its worst moment; a
+        negative one: a weight cast, counted through the layer, that is made only after that
+        moment. `low_input` as in `amp_saves`. None: `temporaries`, in the layer's output dtype."""
+        return None
+
     def window(self, r: dict, ins: list[tuple], out: tuple):
         """Receptive-field rule: which positions of its input each output position reads.
 
