@@ -95,7 +95,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     one until the layer's own backward, which makes its inputs' gradients (views of its own for
     add, concat, flatten, identity) and its parameters' (kept); a second gradient for a tensor is
     added in place, unless both are shared (views), then into a new one. Under autocast, the
-    gradients of its casts (input, weights) live while the float32 ones are made.
+    gradients of its casts (input, weights) live while the float32 ones are made. Then what a
+    part of its backward run last holds (`Op.backward_temporaries`).
     optimizer: momentum buffers (a clone of each gradient), Adam's state, made before the update,
     and its temporaries (sqrt and the division: two of the largest parameter tensor on the CPU,
     all parameters at once in CUDA's foreach implementation).
@@ -313,6 +314,12 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         live -= casting
         if not casting:
             release()
+        # a part of its backward that runs last (Swin V2's position-bias MLP) holds more
+        later = sum(map(nbytes, OPS[node.op].backward_temporaries(node.resolved, node.figures["trainable_params"] > 0, bool(s.amp))))
+        if live + later > peak:
+            live += later
+            mark()
+            live -= later
 
     # optimizer step -----------------------------------------------------------------------
     trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes

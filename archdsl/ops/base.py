@@ -177,6 +177,13 @@ class Op:
         add, concat, flatten, identity) instead of new tensors."""
         return False
 
+    def backward_temporaries(self, r: dict, trainable: bool, amp: bool) -> tuple:
+        """`New` tensors that live at the worst moment of the layer's backward besides what the
+        training walk holds once it is done (its gradients made, what it saved freed), when part
+        of it runs last (Swin V2's position-bias MLP); a negative one: a gradient the walk holds
+        then that is made only after that moment. "act" is the model's dtype; `amp`: under autocast."""
+        return ()
+
     def creates_in_training(self, r: dict) -> bool:
         """Whether a training-mode forward writes a new output tensor (dropout does, eval does not)."""
         return self.creates_output
