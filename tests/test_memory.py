@@ -400,6 +400,15 @@ def test_attention_inference_peak_under_autocast(spec, batch):
     assert net.analyze(batch=batch, amp="bf16").totals["inference_peak_bytes"] == inference_peak(net.build(), x, "bf16")
 
 
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_train_peak_in_the_position_bias_mlps_backward(amp):
+    """A lone Swin V2 layer at batch 1: its step's peak is in the cpb_mlp's backward, run last."""
+    net = archdsl.load("input 8x8x16\nwindow_attention 2 4 v2\n")
+    x = torch.randn((1, *net.analyze().input_shape))
+    measured = train_peak(net.build(), x, "sgd", amp)
+    assert abs(net.analyze(batch=1, amp=amp).totals["train_peak_bytes"] - measured) <= 0.01 * measured
+
+
 @SETTINGS
 @given(data=st.data())
 def test_saved_bytes_of_random_networks_under_autocast(data):
