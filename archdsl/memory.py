@@ -62,9 +62,14 @@ def inference_peak(graph, s: Settings) -> int:
         own = s.bytes("low" if low[node.id] else "act")
         extra = node.figures["activations"] - (prod(node.shape) if key[node.id] == node.id else 0)  # a copied input
         temporaries = s.block((extra * (act[key[node.inputs[0]]] if extra else 0) + 8 * node.figures["indices"]) * s.batch)
-        steps = OPS[node.op].temporaries(node.resolved, [nodes[i].shape for i in node.inputs], node.shape)
-        if steps:  # an op's own (LRN's steps, attention's projections and scores) live during it
-            temporaries += s.block(steps * own * s.batch)
+        shapes = [nodes[i].shape for i in node.inputs]
+        mixed = None
+        if s.amp and node.inputs:  # attention's float32 steps under autocast
+            mixed = OPS[node.op].amp_temporaries(node.resolved, shapes, node.shape, s.device, low[node.inputs[0]])
+        if mixed is not None:
+            temporaries += sum(s.block(t.elements * (s.batch if t.per_sample else 1) * s.bytes(t.dtype)) for t in mixed)
+        elif steps := OPS[node.op].temporaries(node.resolved, shapes, node.shape):
+            temporaries += s.block(steps * own * s.batch)  # an op's own (LRN's steps, attention's projections and scores)
         if plan.casts and node.id in plan.casts:
             temporaries += s.block(prod(nodes[node.inputs[0]].shape) * s.bytes(plan.casts[node.id]) * s.batch)
         if plan.weight_casts and node.id in plan.weight_casts:
@@ -90,7 +95,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     one until the layer's own backward, which makes its inputs' gradients (views of its own for
     add, concat, flatten, identity) and its parameters' (kept); a second gradient for a tensor is
     added in place, unless both are shared (views), then into a new one. Under autocast, the
-    gradients of its casts (input, weights) live while the float32 ones are made.
+    gradients of its casts (input, weights) live while the float32 ones are made. Then what a
+    part of its backward run last holds (`Op.backward_temporaries`).
     optimizer: momentum buffers (a clone of each gradient), Adam's state, made before the update,
     and its temporaries (sqrt and the division: two of the largest parameter tensor on the CPU,
     all parameters at once in CUDA's foreach implementation).
@@ -308,6 +314,12 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         live -= casting
         if not casting:
             release()
+        # a part of its backward that runs last (Swin V2's position-bias MLP) holds more
+        later = sum(map(nbytes, OPS[node.op].backward_temporaries(node.resolved, node.figures["trainable_params"] > 0, bool(s.amp))))
+        if live + later > peak:
+            live += later
+            mark()
+            live -= later
 
     # optimizer step -----------------------------------------------------------------------
     trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes

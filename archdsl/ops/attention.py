@@ -122,6 +122,33 @@ class Attention(Op):
         n, e, h = r["tokens"], r["embed_dim"], r["num_heads"]
         return max(7 * n * e, 3 * n * e + 2 * h * n * n)
 
+    def amp_temporaries(self, r, ins, out, device, low_input):
+        """CPU autocast, eval, no grad. A float32 input with biases and an even number of heads
+        takes nn.MultiheadAttention's fused `_native_multi_head_attention` (its fast-path check
+        looks at CUDA's autocast only): it casts query, key and value apart (two casts more than
+        the input's one) and runs in the lower precision, at most q, k and v projected apart and
+        joined (6·L·E), or the transformed q, k, v and the scores (3·L·E + H·L·L), the output's
+        L·E aside (torch.profiler's memory timeline, BLAS workspaces left out). Otherwise the MATH
+        path (the oracle's dispatch mode): q, k and v in the lower precision (3·L·E), the MATH
+        backend's float32 copies of them and of q and k scaled, at the softmax (float32 scores and
+        softmax) or at the end (the softmax and its cast, the float32 product with v and its
+        cast), before the out-projection casts its weights. CUDA: `temporaries`."""
+        if device != "cpu":
+            return None
+        n, e, h = r["tokens"], r["embed_dim"], r["num_heads"]
+        ne, scores = n * e, h * n * n
+        if not low_input and r["bias"] and h % 2 == 0:
+            return (New(2 * ne + max(6 * ne, 3 * ne + scores) - ne, "low"),)
+        # each moment less the output's L·E (archdsl counts it through the layer; it is made last)
+        # and, after the in-projection, a float32 input's cast (freed there; archdsl counts it too)
+        cast = 0 if low_input else ne
+        in_projection = (New(7 * ne - ne, "low"),)
+        at_softmax = (New(3 * ne - ne - cast, "low"), New(4 * ne + 2 * scores, "stat"))
+        at_end = (New(4 * ne + scores - ne - cast, "low"), New(5 * ne + scores, "stat"))
+        worst = max(in_projection, at_softmax, at_end, key=lambda items: sum(
+            i.elements * (2 if i.dtype == "low" else 4) for i in items))  # per sample: every moment scales with it
+        return (*worst, New(-(e * e + (e if r["bias"] else 0)), "low", per_sample=False))  # the out-projection's cast: after
+
     def window(self, r, ins, out):
         return "all"  # every token reads every token: the whole input
 

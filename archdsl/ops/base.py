@@ -177,6 +177,13 @@ class Op:
         add, concat, flatten, identity) instead of new tensors."""
         return False
 
+    def backward_temporaries(self, r: dict, trainable: bool, amp: bool) -> tuple:
+        """`New` tensors that live at the worst moment of the layer's backward besides what the
+        training walk holds once it is done (its gradients made, what it saved freed), when part
+        of it runs last (Swin V2's position-bias MLP); a negative one: a gradient the walk holds
+        then that is made only after that moment. "act" is the model's dtype; `amp`: under autocast."""
+        return ()
+
     def creates_in_training(self, r: dict) -> bool:
         """Whether a training-mode forward writes a new output tensor (dropout does, eval does not)."""
         return self.creates_output
@@ -190,6 +197,13 @@ class Op:
         forward runs the layer, besides its input and output (LRN's steps, attention's scores),
         one sample: the inference peak counts them during the layer (memory.py)."""
         return 0
+
+    def amp_temporaries(self, r: dict, ins: list[tuple], out: tuple, device: str, low_input: bool) -> tuple | None:
+        """Under autocast, what `temporaries` counts for a layer whose steps mix float32 and the
+        lower precision (attention), as `New` tensors in their dtypes at its worst moment; a
+        negative one: a weight cast, counted through the layer, that is made only after that
+        moment. `low_input` as in `amp_saves`. None: `temporaries`, in the layer's output dtype."""
+        return None
 
     def window(self, r: dict, ins: list[tuple], out: tuple):
         """Receptive-field rule: which positions of its input each output position reads.

@@ -134,6 +134,17 @@ class WindowAttention(Op):
         c = r["dim"]
         return (3 * c * c if grads[0] else 0) + c * c
 
+    def backward_temporaries(self, r, trainable, amp):
+        """v2 with trainable weights: the cpb_mlp's backward runs after the rest of the layer's,
+        its ReLU's output still kept; at its worst, in threshold_backward (the ReLU is in place on
+        a view of the first linear's output: autograd's as_strided backward), the gradient of the
+        hidden layer, a zeroed copy of its storage, a clone and threshold_backward's output, four
+        more (the oracle's dispatch mode, CPU). The first linear's gradients come after."""
+        if not (r["v2"] and trainable):
+            return ()
+        hidden = CPB_HIDDEN * prod(2 * k - 1 for k in r["window_size"])
+        return (New(5 * hidden, "low" if amp else "act", per_sample=False), New(-3 * CPB_HIDDEN, "act", per_sample=False))
+
     def param_tensors(self, r):
         return 8 if r["v2"] else 5
 
