@@ -111,22 +111,28 @@ class _LazyLexer(BasicLexer):
         return _LazyScanner([t for t in self.terminals if t not in embedded], self.g_regex_flags, self.re, self.use_bytes)
 
     def next_token(self, lex_state, parser_state=None):
-        """Lark's BasicLexer.next_token with its lookups hoisted out of the loop; on a character no
-        terminal matches, Lark's own raises its error."""
+        """Lark's BasicLexer.next_token with its lookups hoisted out of the loop and its
+        LineCounter.feed written in; on a character no terminal matches, Lark's own raises its error."""
         line_ctr, text = lex_state.line_ctr, lex_state.text
-        scanner = self.scanner
+        scanner, end, newline = self.scanner, text.end, line_ctr.newline_char
         ignore, callbacks, newline_types = self.ignore_types, self.callback, self.newline_types
-        while line_ctr.char_pos < text.end:
-            found = scanner.match(text, line_ctr.char_pos)
+        pos = line_ctr.char_pos
+        while pos < end:
+            found = scanner.match(text, pos)
             if not found:
                 return super().next_token(lex_state, parser_state)
             value, kind = found
+            start, line, column = pos, line_ctr.line, line_ctr.column
+            if kind in newline_types:
+                newlines = value.count(newline)
+                if newlines:
+                    line_ctr.line += newlines
+                    line_ctr.line_start_pos = pos + value.rindex(newline) + 1
+            pos = line_ctr.char_pos = pos + len(value)
+            line_ctr.column = pos - line_ctr.line_start_pos + 1
             if kind in ignore and kind not in callbacks:
-                line_ctr.feed(value, kind in newline_types)
                 continue
-            token = Token._future_new(kind, value, line_ctr.char_pos, line_ctr.line, line_ctr.column)
-            line_ctr.feed(value, kind in newline_types)
-            token.end_line, token.end_column, token.end_pos = line_ctr.line, line_ctr.column, line_ctr.char_pos
+            token = Token._future_new(kind, value, start, line, column, line_ctr.line, line_ctr.column, pos)
             if kind in callbacks:
                 token = callbacks[kind](token)
             if kind not in ignore:
@@ -327,32 +333,31 @@ def _end_position(source: Source) -> tuple[int, int]:
     return len(lines), len(lines[-1].rstrip("\r")) + 1
 
 
-def _start(child) -> tuple[int, int] | None:
-    """Where a child begins: a token, a node with a span, or a body or chain (its first such item)."""
+def _first(child) -> Token | Span | None:
+    """What a child begins with (its `line` and `column`): a token, a node's span, or for a body or
+    chain its first item's."""
     if isinstance(child, Token):
-        return child.line, child.column
+        return child
     if type(child) is tuple:
         for item in child:
-            found = _start(item)
+            found = _first(item)
             if found is not None:
                 return found
         return None
-    span = getattr(child, "span", None)
-    return None if span is None else (span.line, span.column)
+    return getattr(child, "span", None)
 
 
-def _end(child) -> tuple[int, int] | None:
-    """Where a child ends (its last item that has a position, for a body or chain)."""
+def _last(child) -> Token | Span | None:
+    """What a child ends with (its `end_line` and `end_column`): as _first, from the end."""
     if isinstance(child, Token):
-        return child.end_line, child.end_column
+        return child
     if type(child) is tuple:
         for item in reversed(child):
-            found = _end(item)
+            found = _last(item)
             if found is not None:
                 return found
         return None
-    span = getattr(child, "span", None)
-    return None if span is None else (span.end_line, span.end_column)
+    return getattr(child, "span", None)
 
 
 _KEPT = frozenset({"LSQB", "RSQB", "LBRACE", "RBRACE", "SLASH", "MINUS", "DEF", "LET", "SET", "USE", "INPUT", "OUTPUT",
@@ -372,15 +377,17 @@ class _ToAst(Transformer):
 
     def _span(self, children) -> Span | None:
         for child in children:
-            first = _start(child)
+            first = _first(child)
             if first is not None:
                 break
         else:
             return None
         for child in reversed(children):
-            last = _end(child)
+            last = _last(child)
             if last is not None:
-                return Span(self.source, first[0], first[1], last[0], last[1])
+                if first is last and type(first) is Span:  # one child's span: the same
+                    return first
+                return Span(self.source, first.line, first.column, last.end_line, last.end_column)
         return None  # pragma: no cover - a child with a start has an end
 
     def _tspan(self, tok: Token) -> Span:
