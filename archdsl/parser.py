@@ -42,13 +42,14 @@ _LOCAL = threading.local()
 # LAZY_TOKENS tokens a scanner compiles Lark's alternation, which is faster per token.
 LAZY_TOKENS = 200
 _UNLESS: dict = {}  # (regexp terminal, string terminal) -> whether the string is a match of the regexp
+_MATCH: dict = {}  # (terminal, its pattern, flags) -> the match of its compiled expression
 
 
 class _LazyScanner(Scanner):
     def __init__(self, terminals, g_regex_flags, re_, use_bytes):
         self.terminals, self.g_regex_flags, self.re_, self.use_bytes = terminals, g_regex_flags, re_, use_bytes
         self.allowed_types = {t.name for t in terminals}
-        self._singles = [(re_.compile(t.pattern.to_regexp(), g_regex_flags).match, t.name) for t in terminals]
+        self._singles = [(_match_of(t, g_regex_flags, re_), t.name) for t in terminals]
         self._left = LAZY_TOKENS
 
     def match(self, text, pos):
@@ -62,6 +63,14 @@ class _LazyScanner(Scanner):
         self._mres = self._build_mres(self.terminals, len(self.terminals))
         self.match = super().match  # from now on, Lark's own
         return self.match(text, pos)
+
+
+def _match_of(terminal, flags, re_):
+    """The `match` of a terminal's own compiled expression, made once for all the scanners."""
+    key = (terminal.name, terminal.pattern.value, flags)
+    if key not in _MATCH:
+        _MATCH[key] = re_.compile(terminal.pattern.to_regexp(), flags).match
+    return _MATCH[key]
 
 
 class _Keywords:
@@ -559,7 +568,8 @@ class _ToAst(Transformer):
         return A.UnaryOp("-", children[0], span)
 
     def int(self, children):
-        return A.Num(self._int(children[0]), self._span(children))
+        (tok,) = children
+        return A.Num(self._int(tok), self._tspan(tok))
 
     def float(self, children):
         value = float(children[0])
@@ -567,14 +577,16 @@ class _ToAst(Transformer):
             text = str(children[0])
             shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} characters)"
             raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(children[0]), code="E0605")
-        return A.Num(value, self._span(children))
+        return A.Num(value, self._tspan(children[0]))
 
     def dims(self, children):
         (tok,) = children
-        return A.Dims(tuple(self._int_text(t, tok) for t in str(tok).split("x")), self._span(children))
+        return A.Dims(tuple([self._int_text(t, tok) for t in str(tok).split("x")]), self._tspan(tok))
 
     def var(self, children):
-        return A.Var(str(children[0]), self._span(children))
+        (tok,) = children
+        return A.Var(str(tok), self._tspan(tok))
 
     def string(self, children):
-        return A.Str(str(children[0])[1:-1], self._span(children))
+        (tok,) = children
+        return A.Str(str(tok)[1:-1], self._tspan(tok))

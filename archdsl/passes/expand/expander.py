@@ -2,7 +2,6 @@
 branches expanded, appends its layers to the graph."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import NamedTuple
 
 from ... import ast as A
@@ -317,8 +316,7 @@ class _Expander:
         if count == 0:
             raise ExpandError("x0 repeats nothing", stmt.span, code="E0209")
         label = fill_label(stmt.label, ctx.env) if stmt.label else None
-        layers = [link for link in stmt.chain if not isinstance(link, A.Ref)]
-        if label is not None and (count > 1 or len(layers) > 1):
+        if label is not None and (count > 1 or sum(not isinstance(link, A.Ref) for link in stmt.chain) > 1):
             inner = ctx._replace(scope=self.builder.open_group(ctx.scope, label, stmt, "group", current))
             for _ in self._iterate(count, stmt.span):
                 for link in stmt.chain:
@@ -410,10 +408,10 @@ class _Expander:
             if err.trace is None:
                 err.trace = trace_for(err.span, called)
             raise
-        inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
-        path, given = inner.prefix[:-1], _given(defn, call)  # the arguments as bound (the source emitter's)
-        self.graph.groups[path] = replace(self.graph.groups[path], block=defn.name, args=tuple(
-            (p.name, values[p.name], p.name in given) for p in defn.params if not isinstance(values[p.name], Tensor)))
+        given = _given(defn, call)  # the arguments as bound (the source emitter's)
+        inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]),
+                                        block=defn.name, args=tuple((p.name, values[p.name], p.name in given)
+                                                                    for p in defn.params if not isinstance(values[p.name], Tensor)))
         self.call_stack.append(defn.name)
         self.active.append(call.span)
         self.builder.frames = called
