@@ -316,18 +316,23 @@ class _Expander:
         if count == 0:
             raise ExpandError("x0 repeats nothing", stmt.span, code="E0209")
         label = fill_label(stmt.label, ctx.env) if stmt.label else None
+        where, named = ctx, label  # the context of the links, and the label each takes
         if label is not None and (count > 1 or sum(not isinstance(link, A.Ref) for link in stmt.chain) > 1):
-            inner = ctx._replace(scope=self.builder.open_group(ctx.scope, label, stmt, "group", current))
-            for _ in self._iterate(count, stmt.span):
+            where, named = Context(self.builder.open_group(ctx.scope, label, stmt, "group", current), ctx.env, ctx.defaults), None
+        if count == 1:  # what _iterate(1, stmt.span) does, without its generator
+            self.active.append(stmt.span)
+            try:
+                self._step(stmt.span)
                 for link in stmt.chain:
-                    current = self._link(link, current, inner, None, stmt)
-            ctx.scope.names[label] = current
+                    current = self._link(link, current, where, named, stmt)
+            finally:
+                self.active.pop()
         else:
             for _ in self._iterate(count, stmt.span):
                 for link in stmt.chain:
-                    current = self._link(link, current, ctx, label, stmt)
-            if label is not None:
-                ctx.scope.names[label] = current
+                    current = self._link(link, current, where, named, stmt)
+        if label is not None:
+            ctx.scope.names[label] = current
         if stmt.assertion is not None:
             self.graph.assertions.append(ShapeAssertion(current, stmt.assertion.dims, stmt.assertion.span))
         return current
