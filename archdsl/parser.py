@@ -123,7 +123,8 @@ class _LazyLexer(BasicLexer):
         """Lark's BasicLexer.next_token with its lookups hoisted out of the loop and its
         LineCounter.feed written in; on a character no terminal matches, Lark's own raises its error."""
         line_ctr, text = lex_state.line_ctr, lex_state.text
-        scanner, end, newline = self.scanner, text.end, line_ctr.newline_char
+        scanner = self._scanner or self.scanner  # Lark's property builds it the first time
+        end, newline = text.end, line_ctr.newline_char
         ignore, callbacks, newline_types = self.ignore_types, self.callback, self.newline_types
         pos = line_ctr.char_pos
         while pos < end:
@@ -235,6 +236,8 @@ def _check_size_and_nesting(source: Source) -> None:
     size = len(source.text.encode("utf-8", "replace"))
     if size > MAX_FILE_BYTES:
         raise LimitError(f"the spec is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", Span(source, 1, 1, 1, 2), code="E0601")
+    if source.text.count("{") + source.text.count("(") <= MAX_NESTING:  # never deeper than the openers
+        return
     depth, line, col, in_comment, in_string = 0, 1, 0, False, False
     for ch in source.text:
         col += 1

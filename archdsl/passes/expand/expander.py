@@ -338,6 +338,8 @@ class _Expander:
         return current
 
     def _link(self, link, current: int, ctx: Context, label: str | None, stmt: A.LayerStmt) -> int:
+        if type(link) is A.Call:  # the usual link, tested first
+            return self._call(link, current, ctx, label)
         if isinstance(link, A.Ref):
             if link is not stmt.chain[0]:
                 raise ExpandError("a reference @name starts a line or a branch", link.span, code="E0307")
