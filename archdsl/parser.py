@@ -388,6 +388,8 @@ class _ToAst(Transformer):
     source: Source = Source("<spec>", "")
 
     def _span(self, children) -> Span | None:
+        if len(children) == 1 and type(span := getattr(children[0], "span", None)) is Span:  # a node's: the same
+            return span
         for child in children:
             first = _first(child)
             if first is not None:
@@ -419,8 +421,8 @@ class _ToAst(Transformer):
         return tuple(children)
 
     # layer statements
-    def layer_stmt(self, children):
-        span, children = self._span(children), _bare(children)
+    def layer_stmt(self, children):  # no keyword or bracket of its own to leave out
+        span = self._span(children)
         assertion = label = repeat = None
         chain = ()
         for c in children:
