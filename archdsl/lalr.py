@@ -46,37 +46,40 @@ class Driver:
             self.actions[state] = entries
 
     def parse(self, text: str):
-        actions, token_callbacks, end = self.actions, self.token_callbacks, self.end_state
+        actions, token_callbacks, end, lexers = self.actions, self.token_callbacks, self.end_state, self.lexers
+        lex_state = LexerState(TextSlice(text, 0, len(text)))
         states, values = [self.start_state], []
-        for token in self._tokens(text, states):
-            kind = "$END" if token is None else token.type
+        while True:  # a token, each lexed for the parser's state at that moment; None for the end
+            try:
+                token = lexers[states[-1]].next_token(lex_state)
+                kind = token.type
+            except EOFError:
+                token, kind = None, "$END"
+            except UnexpectedCharacters:
+                raise Reject from None
+            row = actions[states[-1]]
             while True:
-                action = actions[states[-1]].get(kind)
-                if type(action) is int and token is not None:
+                action = row.get(kind)
+                if type(action) is int:
+                    if token is None:  # no shift of the end
+                        raise Reject
                     states.append(action)
                     values.append(token_callbacks[kind](token) if kind in token_callbacks else token)
                     break
-                if action is None or type(action) is int:  # no action, or a shift of the end
+                if action is None:
                     raise Reject
                 size, origin, callback = action
-                if size:
-                    children = values[-size:]
-                    del states[-size:], values[-size:]
+                if callback is None:  # a pass-through: its only child is its value, in a new state
+                    state = states[-1] = actions[states[-2]][origin]
                 else:
-                    children = []
-                states.append(actions[states[-1]][origin])
-                values.append(children[0] if callback is None else callback(children))
-                if token is None and states[-1] == end:
-                    return values[-1]
-
-    def _tokens(self, text: str, states: list):
-        """Lark's tokens, each lexed for the parser's state at that moment, then None for the end."""
-        lexers, lex_state = self.lexers, LexerState(TextSlice(text, 0, len(text)))
-        try:
-            while True:
-                yield lexers[states[-1]].next_token(lex_state)
-        except EOFError:
-            pass
-        except UnexpectedCharacters:
-            raise Reject from None
-        yield None
+                    if size:
+                        children = values[-size:]
+                        del states[-size:], values[-size:]
+                    else:
+                        children = []
+                    state = actions[states[-1]][origin]
+                    states.append(state)
+                    values.append(callback(children))
+                    if state == end and token is None:  # only `start` leads to the end state
+                        return values[-1]
+                row = actions[state]

@@ -42,13 +42,14 @@ _LOCAL = threading.local()
 # LAZY_TOKENS tokens a scanner compiles Lark's alternation, which is faster per token.
 LAZY_TOKENS = 200
 _UNLESS: dict = {}  # (regexp terminal, string terminal) -> whether the string is a match of the regexp
+_MATCH: dict = {}  # (terminal, its pattern, flags) -> the match of its compiled expression
 
 
 class _LazyScanner(Scanner):
     def __init__(self, terminals, g_regex_flags, re_, use_bytes):
         self.terminals, self.g_regex_flags, self.re_, self.use_bytes = terminals, g_regex_flags, re_, use_bytes
         self.allowed_types = {t.name for t in terminals}
-        self._singles = [(re_.compile(t.pattern.to_regexp(), g_regex_flags).match, t.name) for t in terminals]
+        self._singles = [(_match_of(t, g_regex_flags, re_), t.name) for t in terminals]
         self._left = LAZY_TOKENS
 
     def match(self, text, pos):
@@ -62,6 +63,14 @@ class _LazyScanner(Scanner):
         self._mres = self._build_mres(self.terminals, len(self.terminals))
         self.match = super().match  # from now on, Lark's own
         return self.match(text, pos)
+
+
+def _match_of(terminal, flags, re_):
+    """The `match` of a terminal's own compiled expression, made once for all the scanners."""
+    key = (terminal.name, terminal.pattern.value, flags)
+    if key not in _MATCH:
+        _MATCH[key] = re_.compile(terminal.pattern.to_regexp(), flags).match
+    return _MATCH[key]
 
 
 class _Keywords:
@@ -111,22 +120,29 @@ class _LazyLexer(BasicLexer):
         return _LazyScanner([t for t in self.terminals if t not in embedded], self.g_regex_flags, self.re, self.use_bytes)
 
     def next_token(self, lex_state, parser_state=None):
-        """Lark's BasicLexer.next_token with its lookups hoisted out of the loop; on a character no
-        terminal matches, Lark's own raises its error."""
+        """Lark's BasicLexer.next_token with its lookups hoisted out of the loop and its
+        LineCounter.feed written in; on a character no terminal matches, Lark's own raises its error."""
         line_ctr, text = lex_state.line_ctr, lex_state.text
-        scanner = self.scanner
+        scanner = self._scanner or self.scanner  # Lark's property builds it the first time
+        end, newline = text.end, line_ctr.newline_char
         ignore, callbacks, newline_types = self.ignore_types, self.callback, self.newline_types
-        while line_ctr.char_pos < text.end:
-            found = scanner.match(text, line_ctr.char_pos)
+        pos = line_ctr.char_pos
+        while pos < end:
+            found = scanner.match(text, pos)
             if not found:
                 return super().next_token(lex_state, parser_state)
             value, kind = found
+            start, line, column = pos, line_ctr.line, line_ctr.column
+            if kind in newline_types:
+                newlines = value.count(newline)
+                if newlines:
+                    line_ctr.line += newlines
+                    line_ctr.line_start_pos = pos + value.rindex(newline) + 1
+            pos = line_ctr.char_pos = pos + len(value)
+            line_ctr.column = pos - line_ctr.line_start_pos + 1
             if kind in ignore and kind not in callbacks:
-                line_ctr.feed(value, kind in newline_types)
                 continue
-            token = Token._future_new(kind, value, line_ctr.char_pos, line_ctr.line, line_ctr.column)
-            line_ctr.feed(value, kind in newline_types)
-            token.end_line, token.end_column, token.end_pos = line_ctr.line, line_ctr.column, line_ctr.char_pos
+            token = Token._future_new(kind, value, start, line, column, line_ctr.line, line_ctr.column, pos)
             if kind in callbacks:
                 token = callbacks[kind](token)
             if kind not in ignore:
@@ -220,6 +236,8 @@ def _check_size_and_nesting(source: Source) -> None:
     size = len(source.text.encode("utf-8", "replace"))
     if size > MAX_FILE_BYTES:
         raise LimitError(f"the spec is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", Span(source, 1, 1, 1, 2), code="E0601")
+    if source.text.count("{") + source.text.count("(") <= MAX_NESTING:  # never deeper than the openers
+        return
     depth, line, col, in_comment, in_string = 0, 1, 0, False, False
     for ch in source.text:
         col += 1
@@ -327,32 +345,31 @@ def _end_position(source: Source) -> tuple[int, int]:
     return len(lines), len(lines[-1].rstrip("\r")) + 1
 
 
-def _start(child) -> tuple[int, int] | None:
-    """Where a child begins: a token, a node with a span, or a body or chain (its first such item)."""
+def _first(child) -> Token | Span | None:
+    """What a child begins with (its `line` and `column`): a token, a node's span, or for a body or
+    chain its first item's."""
     if isinstance(child, Token):
-        return child.line, child.column
+        return child
     if type(child) is tuple:
         for item in child:
-            found = _start(item)
+            found = _first(item)
             if found is not None:
                 return found
         return None
-    span = getattr(child, "span", None)
-    return None if span is None else (span.line, span.column)
+    return getattr(child, "span", None)
 
 
-def _end(child) -> tuple[int, int] | None:
-    """Where a child ends (its last item that has a position, for a body or chain)."""
+def _last(child) -> Token | Span | None:
+    """What a child ends with (its `end_line` and `end_column`): as _first, from the end."""
     if isinstance(child, Token):
-        return child.end_line, child.end_column
+        return child
     if type(child) is tuple:
         for item in reversed(child):
-            found = _end(item)
+            found = _last(item)
             if found is not None:
                 return found
         return None
-    span = getattr(child, "span", None)
-    return None if span is None else (span.end_line, span.end_column)
+    return getattr(child, "span", None)
 
 
 _KEPT = frozenset({"LSQB", "RSQB", "LBRACE", "RBRACE", "SLASH", "MINUS", "DEF", "LET", "SET", "USE", "INPUT", "OUTPUT",
@@ -371,16 +388,20 @@ class _ToAst(Transformer):
     source: Source = Source("<spec>", "")
 
     def _span(self, children) -> Span | None:
+        if len(children) == 1 and type(span := getattr(children[0], "span", None)) is Span:  # a node's: the same
+            return span
         for child in children:
-            first = _start(child)
+            first = _first(child)
             if first is not None:
                 break
         else:
             return None
         for child in reversed(children):
-            last = _end(child)
+            last = _last(child)
             if last is not None:
-                return Span(self.source, first[0], first[1], last[0], last[1])
+                if first is last and type(first) is Span:  # one child's span: the same
+                    return first
+                return Span(self.source, first.line, first.column, last.end_line, last.end_column)
         return None  # pragma: no cover - a child with a start has an end
 
     def _tspan(self, tok: Token) -> Span:
@@ -400,8 +421,8 @@ class _ToAst(Transformer):
         return tuple(children)
 
     # layer statements
-    def layer_stmt(self, children):
-        span, children = self._span(children), _bare(children)
+    def layer_stmt(self, children):  # no keyword or bracket of its own to leave out
+        span = self._span(children)
         assertion = label = repeat = None
         chain = ()
         for c in children:
@@ -552,7 +573,8 @@ class _ToAst(Transformer):
         return A.UnaryOp("-", children[0], span)
 
     def int(self, children):
-        return A.Num(self._int(children[0]), self._span(children))
+        (tok,) = children
+        return A.Num(self._int(tok), self._tspan(tok))
 
     def float(self, children):
         value = float(children[0])
@@ -560,14 +582,16 @@ class _ToAst(Transformer):
             text = str(children[0])
             shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} characters)"
             raise LimitError(f"the number {shown} is larger than the limit {MAX_INT:,}", self._tspan(children[0]), code="E0605")
-        return A.Num(value, self._span(children))
+        return A.Num(value, self._tspan(children[0]))
 
     def dims(self, children):
         (tok,) = children
-        return A.Dims(tuple(self._int_text(t, tok) for t in str(tok).split("x")), self._span(children))
+        return A.Dims(tuple([self._int_text(t, tok) for t in str(tok).split("x")]), self._tspan(tok))
 
     def var(self, children):
-        return A.Var(str(children[0]), self._span(children))
+        (tok,) = children
+        return A.Var(str(tok), self._tspan(tok))
 
     def string(self, children):
-        return A.Str(str(children[0])[1:-1], self._span(children))
+        (tok,) = children
+        return A.Str(str(tok)[1:-1], self._tspan(tok))

@@ -18,24 +18,24 @@ def bind_layer_args(op: Op, args, env: Env, written: str, positional_ok=True) ->
     for arg in args:
         if isinstance(arg, A.Positional):
             value_expr = arg.value
-            if isinstance(value_expr, A.Var) and op.arg(value_expr.name) is not None and op.arg(value_expr.name).flag \
-                    and value_expr.name not in env.names():
+            spec = op.arg(value_expr.name) if isinstance(value_expr, A.Var) else None
+            if spec is not None and spec.flag and not _defined(value_expr.name, env):
                 name, value = value_expr.name, True
-            elif positional_ok and free and op.arg(free[0]).kind == "ints":  # takes every plain value left
+            elif positional_ok and free and (spec := op.arg(free[0])).kind == "ints":  # takes every plain value left
                 name = free[0]
                 value = evaluate(value_expr, env)
                 earlier = given[name][0] if name in given else ()
-                given[name] = (op.arg(name).coerce(op.name, earlier + (value,), arg.span), arg.span)
+                given[name] = (spec.coerce(op.name, earlier + (value,), arg.span), arg.span)
                 continue
             else:
                 if not positional_ok or not free:
                     raise _too_many(op, arg, written, positional_ok, value_expr, env)
                 name = free.pop(0)
-                value = evaluate(value_expr, env, symbols=op.arg(name).kind in ("choice", "act", "pad"))
+                value = evaluate(value_expr, env, symbols=spec.kind in ("choice", "act", "pad"))
         elif isinstance(arg, A.Stride):
             if not op.takes_stride:
                 raise ExpandError(f"{op.name} has no stride", arg.span, code="E0205")
-            name, value = "stride", evaluate(arg.value, env)
+            name, spec, value = "stride", op.arg("stride"), evaluate(arg.value, env)
         else:
             name = arg.name
             spec = op.arg(name)
@@ -51,8 +51,17 @@ def bind_layer_args(op: Op, args, env: Env, written: str, positional_ok=True) ->
                 free.remove(name)
         if name in given:
             raise ExpandError(f"'{name}' is given twice", arg.span, code="E0204")
-        given[name] = (op.arg(name).coerce(op.name, value, arg.span), arg.span)
+        given[name] = (spec.coerce(op.name, value, arg.span), arg.span)  # spec: op.arg(name)
     return given
+
+
+def _defined(name: str, env: Env) -> bool:
+    """Whether `name` is one of env.names(), without making that set."""
+    try:
+        env.lookup(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _too_many(op, arg, written, positional_ok, value_expr, env):

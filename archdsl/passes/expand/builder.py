@@ -31,13 +31,15 @@ class Builder:
         self.names.setdefault(name, node.id)
         return node.id
 
-    def open_group(self, scope: Scope, label: str | None, where, kind: str, current: int, barrier=False, text="") -> Scope:
-        """A new scope. `text` describes a block call; other groups are described by their layers."""
+    def open_group(self, scope: Scope, label: str | None, where, kind: str, current: int, barrier=False, text="",
+                   block="", args=()) -> Scope:
+        """A new scope. `text` describes a block call; other groups are described by their layers.
+        `block` and `args`: a block call's definition and arguments (GroupInfo)."""
         path = scope.child_name(label)
         if path in self.graph.groups or path in self.names:
             raise ExpandError(f"the name '{path}' is already used", where.span, "give each group its own name", code="E0105")
         _check_name(path, where.span)
-        self.graph.groups[path] = GroupInfo(path, text, kind, where.span)
+        self.graph.groups[path] = GroupInfo(path, text, kind, where.span, block, args)
         return Scope(prefix=path + ".", input=current if barrier else scope.input, parent=scope, barrier=barrier)
 
 

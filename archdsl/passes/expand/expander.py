@@ -316,24 +316,30 @@ class _Expander:
         if count == 0:
             raise ExpandError("x0 repeats nothing", stmt.span, code="E0209")
         label = fill_label(stmt.label, ctx.env) if stmt.label else None
-        layers = [link for link in stmt.chain if not isinstance(link, A.Ref)]
-        if label is not None and (count > 1 or len(layers) > 1):
-            inner = ctx._replace(scope=self.builder.open_group(ctx.scope, label, stmt, "group", current))
-            for _ in self._iterate(count, stmt.span):
+        where, named = ctx, label  # the context of the links, and the label each takes
+        if label is not None and (count > 1 or sum(not isinstance(link, A.Ref) for link in stmt.chain) > 1):
+            where, named = Context(self.builder.open_group(ctx.scope, label, stmt, "group", current), ctx.env, ctx.defaults), None
+        if count == 1:  # what _iterate(1, stmt.span) does, without its generator
+            self.active.append(stmt.span)
+            try:
+                self._step(stmt.span)
                 for link in stmt.chain:
-                    current = self._link(link, current, inner, None, stmt)
-            ctx.scope.names[label] = current
+                    current = self._link(link, current, where, named, stmt)
+            finally:
+                self.active.pop()
         else:
             for _ in self._iterate(count, stmt.span):
                 for link in stmt.chain:
-                    current = self._link(link, current, ctx, label, stmt)
-            if label is not None:
-                ctx.scope.names[label] = current
+                    current = self._link(link, current, where, named, stmt)
+        if label is not None:
+            ctx.scope.names[label] = current
         if stmt.assertion is not None:
             self.graph.assertions.append(ShapeAssertion(current, stmt.assertion.dims, stmt.assertion.span))
         return current
 
     def _link(self, link, current: int, ctx: Context, label: str | None, stmt: A.LayerStmt) -> int:
+        if type(link) is A.Call:  # the usual link, tested first
+            return self._call(link, current, ctx, label)
         if isinstance(link, A.Ref):
             if link is not stmt.chain[0]:
                 raise ExpandError("a reference @name starts a line or a branch", link.span, code="E0307")
@@ -409,10 +415,10 @@ class _Expander:
             if err.trace is None:
                 err.trace = trace_for(err.span, called)
             raise
-        inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]))
-        path, given = inner.prefix[:-1], _given(defn, call)  # the arguments as bound (the source emitter's)
-        self.graph.groups[path] = self.graph.groups[path]._replace(block=defn.name, args=tuple(
-            (p.name, values[p.name], p.name in given) for p in defn.params if not isinstance(values[p.name], Tensor)))
+        given = _given(defn, call)  # the arguments as bound (the source emitter's)
+        inner = self.builder.open_group(ctx.scope, label, call, "block", current, barrier=True, text=" ".join([defn.name, *shown]),
+                                        block=defn.name, args=tuple((p.name, values[p.name], p.name in given)
+                                                                    for p in defn.params if not isinstance(values[p.name], Tensor)))
         self.call_stack.append(defn.name)
         self.active.append(call.span)
         self.builder.frames = called

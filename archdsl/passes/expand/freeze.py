@@ -11,6 +11,8 @@ def _matching(graph: Graph, paths: list[tuple[str, Span]]):
     """(node, the path of `paths` that is its name or a dotted prefix of it), for every node one
     matches; each node looks its prefixes up, so that many paths cost no more than one. A path
     that matches nothing is an error."""
+    if not paths:
+        return []
     nodes = graph.nodes
     wanted, hit = {path for path, _ in paths}, set()
     found = []

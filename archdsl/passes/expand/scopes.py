@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ... import ast as A
 from ...errors import ExpandError, Span, did_you_mean, quote
@@ -102,7 +103,7 @@ def fill_label(label: A.Label, env: Env) -> str:
             raise Cascade(f"'{name}' has an error", label.span, code="E0103")
         return str(value)
 
-    name = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", fill, label.template)
+    name = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", fill, label.template) if "{" in label.template else label.template
     check_label(name, label.span)
     return name
 
@@ -114,19 +115,27 @@ def check_label(name: str, span: Span) -> None:
     """A label becomes a module name and a state_dict key part: ASCII letters, digits, '_' and '-',
     not a Python keyword (generated code writes `self.name`), no attribute of nn.Module and not
     `__`-prefixed (Python's and torch's own, some added at run time)."""
+    problem = _label_problem(name)
+    if problem is not None:
+        message, hint = problem
+        raise ExpandError(message, span, hint, code="E0106")
+
+
+@lru_cache(maxsize=4096)  # a block's labels are checked on every call of it
+def _label_problem(name: str) -> tuple[str, str] | None:
     import keyword
 
     from .reserved import MODULE_ATTRIBUTES
 
     if not _MODULE_NAME.fullmatch(name):
-        raise ExpandError(f"the label '{quote(name)}' must be ASCII letters, digits, '_' and '-'", span,
-                          "a label is a module name and part of the state_dict keys; a value filled into it must be "
-                          "a number or such a word", code="E0106")
+        return (f"the label '{quote(name)}' must be ASCII letters, digits, '_' and '-'",
+                "a label is a module name and part of the state_dict keys; a value filled into it must be "
+                "a number or such a word")
     if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES or name.startswith("__"):
         what = ("a Python keyword" if keyword.iskeyword(name) else "reserved for Python's own names" if name.startswith("__")
                 else "an attribute of every PyTorch module")
-        raise ExpandError(f"the label '{name}' is {what}, so it cannot name a layer", span,
-                          f"rename it, e.g. '{name.strip('_')}_layer'", code="E0106")
+        return f"the label '{name}' is {what}, so it cannot name a layer", f"rename it, e.g. '{name.strip('_')}_layer'"
+    return None
 
 
 _RESERVED = re.compile(r"x[0-9]+$")
