@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ... import ast as A
@@ -21,15 +20,20 @@ from ...errors import ExpandError, Span, did_you_mean, quote
 from ..evaluate import POISONED, Cascade, Env, Tensor
 
 
-@dataclass
 class Scope:
-    prefix: str  # "" at the top, "layer1.0." inside
-    input: int  # the tensor `@input` refers to
-    parent: "Scope | None" = None
-    barrier: bool = False  # a block body: references do not look outside it
-    position: int = 0
-    names: dict = field(default_factory=dict)  # label -> node id of its output
-    merges: dict = field(default_factory=dict)
+    """Where names are given and looked up: a block body, a group or the network (a plain class,
+    not a dataclass: see ir.Graph)."""
+
+    __slots__ = ("prefix", "input", "parent", "barrier", "position", "names", "merges")
+
+    def __init__(self, prefix: str, input: int, parent: Scope | None = None, barrier: bool = False):
+        self.prefix = prefix  # "" at the top, "layer1.0." inside
+        self.input = input  # the tensor `@input` refers to
+        self.parent = parent
+        self.barrier = barrier  # a block body: references do not look outside it
+        self.position = 0
+        self.names: dict = {}  # label -> node id of its output
+        self.merges: dict = {}
 
     def child_name(self, label: str | None) -> str:
         index = self.position
