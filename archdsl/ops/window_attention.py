@@ -134,6 +134,22 @@ class WindowAttention(Op):
         c = r["dim"]
         return (3 * c * c if grads[0] else 0) + c * c
 
+    def temporaries(self, r, ins, out):
+        """At most at once in an eval, no-grad forward (the oracle's dispatch mode, meta and CPU), per
+        sample: in q·kᵀ, the windows (a copy, and so is the padded map it is cut from, freed by
+        then), qkv's output, q scaled (v2: q and k normalised) and, with more than one head,
+        matmul's contiguous copies of q and kᵀ, and the scores; or, where the scores outweigh three
+        of the map, after them, the windows, qkv's output and two of the scores (the scores and
+        the bias added, then the softmax). The output is made last (archdsl counts it through the
+        layer). Left out: what is made once per forward (the position bias, heads·N² per layer;
+        the shifted window's mask; v2's cpb_mlp, run first, 512 per relative position); and at
+        batch 1 on a map of one window matmul views q and kᵀ instead of copying them."""
+        t, n, c = _geometry(r)
+        tc, scores = t * c, r["num_heads"] * t * n
+        q = (2 if r["v2"] else 1) * tc
+        copies = 2 * tc if r["num_heads"] > 1 else 0
+        return max(4 * tc + q + copies + scores, 4 * tc + 2 * scores) - prod(out)
+
     def backward_temporaries(self, r, trainable, amp):
         """v2 with trainable weights: the cpb_mlp's backward runs after the rest of the layer's,
         its ReLU's output still kept; at its worst, in threshold_backward (the ReLU is in place on
