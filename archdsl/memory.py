@@ -38,7 +38,7 @@ def inference_peak(graph, s: Settings) -> int:
     """The peak of live bytes of an eval, no-grad forward: parameters, buffers, and every tensor
     from the layer that creates it to its last reader (outputs and the input to the end). During a
     layer, its temporaries live too: a copied strided input, max pooling's indices, an op's own
-    (`Op.temporaries`: LRN's steps, attention's projections and scores), under autocast a cast of
+    (`Op.temporaries`: LRN's steps, attention's projections and scores, Swin's windows), under autocast a cast of
     its input and of a frozen weight (a trainable weight's cast is cached to the end of the forward)."""
     plan = storages(graph, s)
     nodes = graph.nodes
@@ -63,12 +63,14 @@ def inference_peak(graph, s: Settings) -> int:
         extra = node.figures["activations"] - (prod(node.shape) if key[node.id] == node.id else 0)  # a copied input
         temporaries = s.block((extra * (act[key[node.inputs[0]]] if extra else 0) + 8 * node.figures["indices"]) * s.batch)
         shapes = [nodes[i].shape for i in node.inputs]
-        mixed = None
+        steps = None
         if s.amp and node.inputs:  # attention's float32 steps under autocast
-            mixed = OPS[node.op].amp_temporaries(node.resolved, shapes, node.shape, s.device, low[node.inputs[0]])
-        if mixed is not None:
-            temporaries += sum(s.block(t.elements * (s.batch if t.per_sample else 1) * s.bytes(t.dtype)) for t in mixed)
-        elif steps := OPS[node.op].temporaries(node.resolved, shapes, node.shape):
+            steps = OPS[node.op].amp_temporaries(node.resolved, shapes, node.shape, s.device, low[node.inputs[0]])
+        if steps is None:
+            steps = OPS[node.op].temporaries(node.resolved, shapes, node.shape)
+        if isinstance(steps, tuple):  # `New` tensors in their dtypes, some once per forward
+            temporaries += sum(s.block(t.elements * (s.batch if t.per_sample else 1) * s.bytes(t.dtype)) for t in steps)
+        elif steps:
             temporaries += s.block(steps * own * s.batch)  # an op's own (LRN's steps, attention's projections and scores)
         if plan.casts and node.id in plan.casts:
             temporaries += s.block(prod(nodes[node.inputs[0]].shape) * s.bytes(plan.casts[node.id]) * s.batch)

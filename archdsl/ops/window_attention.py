@@ -134,6 +134,47 @@ class WindowAttention(Op):
         c = r["dim"]
         return (3 * c * c if grads[0] else 0) + c * c
 
+    def temporaries(self, r, ins, out):
+        """At most at once in an eval, no-grad forward (the oracle's dispatch mode, meta and CPU), per
+        sample: in q·kᵀ, the windows (a copy, and so is the padded map it is cut from, freed by
+        then), qkv's output, q scaled (v2: q and k normalised) and, with more than one head,
+        matmul's contiguous copies of q and kᵀ, and the scores; or, where the scores outweigh three
+        of the map, after them, the windows, qkv's output and two of the scores (the scores and
+        the bias added, then the softmax) and the shifted window's mask. The output is made last
+        (archdsl counts it through the layer). Besides, once per forward, the position bias
+        (`_once`). Left out: v2's cpb_mlp, run first (512 per relative position), the mask's own
+        steps, and at batch 1 on a map of one window matmul views q and kᵀ instead of copying them."""
+        t, n, c = _geometry(r)
+        tc, scores = t * c, r["num_heads"] * t * n
+        q = (2 if r["v2"] else 1) * tc
+        copies = 2 * tc if r["num_heads"] > 1 else 0
+        at_scores, at_softmax = 4 * tc + q + copies + scores, 4 * tc + 2 * scores
+        return (New(max(at_scores, at_softmax) - prod(out)), *_once(r, False, at_softmax > at_scores, "act"))
+
+    def amp_temporaries(self, r, ins, out, device, low_input):
+        """Autocast, eval, no grad (the oracle's dispatch mode): the windows in the input's
+        dtype, and in the lower precision qkv's output, q and k's steps, matmul's copies and its
+        scores, which meet the float32 bias (v2: the logit scale) and turn float32: at q·kᵀ as in
+        `temporaries`; at the softmax, the windows, qkv's output and two float32 scores; or in
+        attention·v, the float32 softmax, its cast, v's copy (more than one head) and the product.
+        Each less the output and, for a float32 input, its cast (freed after qkv; archdsl counts
+        both through the layer), and less proj's weight cast, made after; plus `_once`. Measured on
+        the CPU; CUDA's autocast lists treat these ops alike (linear and matmul lower, softmax
+        float32) and the rule is the same there, not measured."""
+        t, n, c = _geometry(r)
+        tc, scores = t * c, r["num_heads"] * t * n
+        inp = "low" if low_input else "act"
+        q = (2 if r["v2"] else 1) * tc
+        copy = tc if r["num_heads"] > 1 else 0
+        less = prod(out) * (1 if low_input else 2)
+        moments = (((tc, inp), (3 * tc + q + 2 * copy + scores - less, "low"), (0, "stat")),
+                   ((tc, inp), (3 * tc - less, "low"), (2 * scores, "stat")),
+                   ((tc, inp), (4 * tc + copy + scores - less, "low"), (scores, "stat")))
+        bytes_of = {"low": 2, "act": 4, "stat": 4}  # per sample: every moment scales with it
+        worst = max(moments, key=lambda m: sum(e * bytes_of[d] for e, d in m))
+        return (*(New(e, d) for e, d in worst), *_once(r, True, worst is not moments[0], inp),
+                New(-(c * c + c), "low", per_sample=False))
+
     def backward_temporaries(self, r, trainable, amp):
         """v2 with trainable weights: the cpb_mlp's backward runs after the rest of the layer's,
         its ReLU's output still kept; at its worst, in threshold_backward (the ReLU is in place on
@@ -180,6 +221,24 @@ def _windows_contiguous(r: dict, shape: tuple, strided: tuple | None) -> bool:
     if flat_view_stride(dims[:2], strides[:2]) is None or flat_view_stride(dims[2:4], strides[2:4]) is None:
         return True  # reshape copies
     return flat_view_stride(dims, strides) == 1
+
+
+def _once(r: dict, amp: bool, after_scores: bool, inp: str) -> tuple:
+    """What the layer makes once per forward and holds while it runs: the position bias (heads·N²;
+    v1 float32 under autocast, gathered from its float32 table; v2 also the cpb_mlp's output,
+    heads per relative position, both in the layer's dtype, and qkv's bias cloned, 3C) and, once
+    the scores are made, a shifted window's mask (windows·N², in the input's dtype `inp`:
+    `x.new_zeros`)."""
+    n, heads = prod(r["window_size"]), r["num_heads"]
+    if r["v2"]:
+        table = prod(2 * k - 1 for k in r["window_size"])
+        once = [New(heads * (n * n + table), "low" if amp else "act", per_sample=False),
+                New(3 * r["dim"], "act", per_sample=False)]
+    else:
+        once = [New(heads * n * n, "stat", per_sample=False)]
+    if after_scores and any(r["shift"]):
+        once.append(New(prod(r["padded"]) * n, inp, per_sample=False))
+    return tuple(once)
 
 
 def _saves(r: dict, trainable: bool, amp: bool = False) -> tuple:
