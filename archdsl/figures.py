@@ -34,23 +34,23 @@ NOTHING = Counts(0, 0, 0, 0, 0, 0)  # what no tool counts (views, merges, most a
 
 
 class Counted(NamedTuple):
-    """What a figure's rule sees: the node, its op, its input shapes, whether its (first) input
-    is a strided view, the node's figures counted so far, and the convention of `--convention`."""
+    """What a figure's rule sees: the node, its op, its resolved attributes, its input and output
+    shapes, whether its (first) input is a strided view, the node's figures counted so far, and
+    the convention of `--convention`. Made by `counted`."""
 
     node: object
     op: object
+    resolved: dict  # node.resolved
     ins: list
+    out: tuple  # node.shape
     strided_input: tuple | None = None  # the strides of a strided (first) input
     figures: dict | None = None  # the figures counted before this one (node.figures)
     convention: str = "archdsl"
 
-    @property
-    def resolved(self) -> dict:
-        return self.node.resolved
 
-    @property
-    def out(self) -> tuple:
-        return self.node.shape
+def counted(node, op, ins: list, strided_input: tuple | None = None, figures: dict | None = None,
+            convention: str = "archdsl") -> Counted:
+    return Counted(node, op, node.resolved, ins, node.shape, strided_input, figures, convention)
 
 
 class Settings(NamedTuple):
@@ -129,7 +129,7 @@ def copies_input(graph, node) -> bool:
     if not node.inputs:
         return False
     src = graph.nodes[node.inputs[0]]
-    return _copies(Counted(node, OPS[node.op], [src.shape], src.strided))
+    return _copies(counted(node, OPS[node.op], [src.shape], src.strided))
 
 
 def _copies(c: Counted) -> bool:
@@ -230,13 +230,16 @@ def _memory():
 
 def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     """A node's figures for one sample, in the registry's order."""
-    node.figures, node.once = {}, {}
-    c = Counted(node, op, ins, strided_input, node.figures)
-    for figure in COUNTED:
-        node.figures[figure.name] = figure.count(c)
-        if figure.once is not None and (once := figure.once(c)):
-            node.once[figure.name] = once
-    return node.figures
+    figures, once = node.figures, node.once = {}, {}
+    c = counted(node, op, ins, strided_input, figures)
+    for name, rule, once_rule in _COUNT_RULES:
+        figures[name] = rule(c)
+        if once_rule is not None and (part := once_rule(c)):
+            once[name] = part
+    return figures
+
+
+_COUNT_RULES = tuple((f.name, f.count, f.once) for f in COUNTED)
 
 
 def total(graph, name: str) -> int:
@@ -260,7 +263,7 @@ def recount(graph, node, convention: str) -> tuple[dict, dict]:
 
     nodes = graph.nodes
     figures = dict(node.figures)
-    c = Counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
+    c = counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
                 nodes[node.inputs[0]].strided if node.inputs else None, figures, convention)
     once = {k: v for k, v in node.once.items() if k not in {f.name for f in CONVENTIONAL}}
     for figure in CONVENTIONAL:

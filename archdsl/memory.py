@@ -10,11 +10,8 @@ from .ops import OPS, New
 
 def buffer_bytes(graph, s: Settings) -> int:
     """Batch norm's running mean and variance (the model's dtype) and its int64 batch counter."""
-    total = 0
-    for node in graph.nodes:
-        floats, counters = OPS[node.op].buffers(node.resolved)
-        total += floats * DTYPE_BYTES[s.dtype] + 8 * counters
-    return total
+    floats, counters = graph.storages.buffers  # summed by the memory pass
+    return floats * DTYPE_BYTES[s.dtype] + 8 * counters
 
 
 def _weights(graph, s: Settings) -> int:

@@ -83,6 +83,7 @@ class Storages(NamedTuple):
     low: list | None = None  # autocast: whether each node's output is in the lower precision
     casts: dict | None = None  # autocast: node -> the dtype it casts its (first) input to, ("cast", id)
     weight_casts: dict | None = None  # autocast: node -> (elements of its weights' low copies, cached)
+    buffers: tuple = (0, 0)  # elements of all layers' buffers (`Op.buffers`): in the model's dtype, int64
 
 
 class Region(NamedTuple):
@@ -166,7 +167,9 @@ def mark_saved(graph: Graph) -> None:
     key, size, copies = training_storages(graph)
     saved_items = saved_storages(graph, key, copies)
     kept, regions = checkpointed(graph, key, saved_items)
-    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies), kept, regions)
+    buffers = [OPS[node.op].buffers(node.resolved) for node in graph.nodes]
+    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies), kept, regions,
+                              buffers=(sum(f for f, _ in buffers), sum(c for _, c in buffers)))
     graph.amp_storages = {}
     for node, saved in zip(graph.nodes, _first_saves(graph, kept, size, lambda item: "act")):
         node.saved = saved
