@@ -7,6 +7,7 @@ is a network-wide figure derived from the summed ones and the run's settings.
 from __future__ import annotations
 
 from math import prod
+from operator import attrgetter, itemgetter
 from typing import Callable, NamedTuple
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -157,9 +158,10 @@ def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
 
 def _saved_bytes(node, s: Settings) -> int:
     saved = node.amp_saved[s.device] if s.amp else node.saved  # under autocast: made by analysis.analyze
-    if not saved:
-        return 0
-    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in saved)
+    nbytes = 0
+    for n, per_sample, dtype in saved:
+        nbytes += s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype))
+    return nbytes
 
 
 def _grad_bytes(node, s: Settings) -> int:
@@ -244,7 +246,7 @@ _COUNT_RULES = tuple((f.name, f.count, f.once) for f in COUNTED)
 
 def total(graph, name: str) -> int:
     """One sample's figure summed over an analysed graph (what a backend states, e.g. its parameters)."""
-    return sum(node.figures[name] for node in graph.nodes)
+    return sum(map(itemgetter(name), map(attrgetter("figures"), graph.nodes)))
 
 
 def scaled(figures: dict, batch: int, once: dict | None = None) -> dict:
