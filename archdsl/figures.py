@@ -47,11 +47,12 @@ class Counted(NamedTuple):
     strided_input: tuple | None = None  # the strides of a strided (first) input
     figures: dict | None = None  # the figures counted before this one (node.figures)
     convention: str = "archdsl"
+    once: dict | None = None  # the once-per-forward parts counted before this one (node.once)
 
 
 def counted(node, op, ins: list, strided_input: tuple | None = None, figures: dict | None = None,
-            convention: str = "archdsl") -> Counted:
-    return Counted(node, op, node.resolved, ins, node.shape, strided_input, figures, convention)
+            convention: str = "archdsl", once: dict | None = None) -> Counted:
+    return Counted(node, op, node.resolved, ins, node.shape, strided_input, figures, convention, once)
 
 
 class Settings(NamedTuple):
@@ -187,7 +188,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("trainable_params", "parameters", lambda c: 0 if c.node.frozen else c.figures["params"], per_sample=False),
     Figure("macs", "macs-and-flops", _macs, once=_once, column="MACs", conventional=True),
     Figure("flops", "macs-and-flops", lambda c: 2 * c.figures["macs"],  # FlopCounterMode: two per multiply-add
-           once=lambda c: 2 * _once(c), conventional=True),
+           once=lambda c: 2 * c.once.get("macs", 0), conventional=True),
     Figure("other_ops", "other-work", lambda c: c.op.other_ops(c.resolved, c.ins, c.out)),
     Figure("activations", "activations", _activations, column="activations", style="activations"),
     Figure("indices", "activations", lambda c: c.op.indices(c.resolved, c.ins, c.out)),  # int64, eval forward
@@ -233,7 +234,7 @@ def _memory():
 def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     """A node's figures for one sample, in the registry's order."""
     figures, once = node.figures, node.once = {}, {}
-    c = counted(node, op, ins, strided_input, figures)
+    c = counted(node, op, ins, strided_input, figures, once=once)
     for name, rule, once_rule in _COUNT_RULES:
         figures[name] = rule(c)
         if once_rule is not None and (part := once_rule(c)):
@@ -265,9 +266,9 @@ def recount(graph, node, convention: str) -> tuple[dict, dict]:
 
     nodes = graph.nodes
     figures = dict(node.figures)
-    c = counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
-                nodes[node.inputs[0]].strided if node.inputs else None, figures, convention)
     once = {k: v for k, v in node.once.items() if k not in {f.name for f in CONVENTIONAL}}
+    c = counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
+                nodes[node.inputs[0]].strided if node.inputs else None, figures, convention, once)
     for figure in CONVENTIONAL:
         figures[figure.name] = figure.count(c)
         if figure.once is not None and (part := figure.once(c)):

@@ -116,7 +116,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     casts, weight_casts = plan.casts or {}, plan.weight_casts or {}
     low = plan.low or [False] * len(nodes)
 
-    storage_bytes = {k: s.block(n * s.bytes(_dtype_of(plan, k)) * B) for k, n in size.items()}
+    element = {dtype: s.bytes(dtype) for dtype in ("act", "low")}  # a storage's dtype is one of these
+    storage_bytes = {k: s.block(n * element[_dtype_of(plan, k)] * B) for k, n in size.items()}
 
     def nbytes(item) -> int:
         if isinstance(item, New):
@@ -147,15 +148,14 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     live = weights + nbytes(0)
     kept = nbytes(0) if 0 in freed_by else 0  # live bytes of saved tensors
     pgrads = 0
-    peak, parts = 0, {}
+    peak, at_peak = 0, None  # at_peak: (gradients, optimizer state, saved, other tensors) then
 
     def mark(extra_state: int = 0, extra_other: int = 0) -> None:
-        nonlocal peak, parts
+        nonlocal peak, at_peak
         held = live + extra_state + extra_other
         if held > peak:
             peak = held
-            parts = {"parameters": weights, "gradients": pgrads, "optimizer state": extra_state,
-                     "saved activations": kept, "other tensors": live - weights - pgrads - kept + extra_other}
+            at_peak = (pgrads, extra_state, kept, live - weights - pgrads - kept + extra_other)
 
     def made_by(node, output: bool = True) -> list:
         i = node.id
@@ -202,10 +202,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     # backward -----------------------------------------------------------------------------
     pbytes = DTYPE_BYTES[s.dtype]
 
-    element = (s.bytes("act"), s.bytes("low"))  # by whether a tensor is in autocast's lower precision
-
     def grad_bytes(i: int) -> int:
-        return s.block(prod(nodes[i].shape) * element[low[i]] * B)
+        return s.block(prod(nodes[i].shape) * element["low" if low[i] else "act"] * B)
 
     triggers = {r.trigger: r for r in plan.regions}
     rerun_frees: dict[int, list] = {}  # a checkpointed layer: what its backward frees of its block's rerun
@@ -340,7 +338,10 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
         state = sum(BY_NAME["optimizer_bytes"].at(n, s) for n in nodes)
         largest = max((n.figures["trainable_params"] for n in nodes), default=0) * pbytes
         mark(extra_state=state, extra_other=trainable if s.device == "cuda" else 2 * largest)
-    return peak, parts
+    if at_peak is None:
+        return peak, {}
+    return peak, dict(zip(("parameters", "gradients", "optimizer state", "saved activations", "other tensors"),
+                          (weights, *at_peak)))
 
 
 def train_peak(graph, s: Settings) -> int:
