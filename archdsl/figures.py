@@ -281,9 +281,12 @@ def at_settings(node, settings: Settings, counted: tuple[dict, dict] | None = No
     parts, default node.figures and node.once) scaled to the batch, the memory ones at the settings."""
     counted, once = (node.figures, node.once) if counted is None else counted
     out = dict(counted) if settings.batch == 1 else scaled(counted, settings.batch, once)
-    for f in AT_SETTINGS:
-        out[f.name] = f.at(node, settings)
+    for name, rule in _AT_RULES:
+        out[name] = rule(node, settings)
     return out
+
+
+_AT_RULES = tuple((f.name, f.at) for f in AT_SETTINGS)
 
 
 def combine(a: dict, b: dict) -> dict:

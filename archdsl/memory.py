@@ -241,6 +241,47 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
                 if at == n and k not in first and any(k in made[m] for m in region.rerun):
                     live -= storage_bytes[k]
 
+    def give(node, g: list, view: bool, i: int) -> None:
+        """The gradient of input i of `node` (whose own is g): a view of g (`view`), or a new
+        tensor; a second gradient of the same tensor is added into the first."""
+        nonlocal live
+        if view and low[i] == low[node.id]:
+            g[1] += 1
+            store = g
+        else:
+            store = [grad_bytes(i), 1]
+            live += store[0]
+        old = grads.get(i)
+        if old is None:
+            grads[i] = store
+        elif old[1] == 1 or store[1] == 1:  # added in place into the one that is not shared
+            keep, drop = (old, store) if old[1] == 1 else (store, old)
+            drop[1] -= 1
+            if drop[1] == 0:
+                live -= drop[0]
+            grads[i] = keep
+        else:
+            summed = [old[0] if old[0] >= store[0] else store[0], 1]
+            live += summed[0]
+            for t in (old, store):
+                t[1] -= 1
+                if t[1] == 0:
+                    live -= t[0]
+            grads[i] = summed
+
+    def release(node, g: list) -> None:
+        """The backward of `node` is done: its incoming gradient g and what it saved are freed."""
+        nonlocal live, kept
+        g[1] -= 1
+        if g[1] == 0:
+            live -= g[0]
+        rerun = rerun_frees.get(node.id, ())
+        for item in (*saved[node.id], *rerun):
+            if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun:
+                b = nbytes(item)
+                live -= b if item != 0 else 0  # the caller holds the input
+                kept -= b
+
     grads: dict[int, list] = {}  # node -> gradient storage [bytes, holders]
     for o in graph.outputs:
         grads[o] = [0, 1]  # sum()'s gradient: a scalar broadcast
@@ -260,67 +301,26 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
             casting += s.block(node.figures["trainable_params"] * 2)
         live += casting
 
-        def give(i: int) -> None:
-            """The gradient of input i: a view of this layer's, or a new tensor; a second
-            gradient of the same tensor is added into the first."""
-            nonlocal live
-            if view and low[i] == low[node.id]:
-                g[1] += 1
-                store = g
-            else:
-                store = [grad_bytes(i), 1]
-                live += store[0]
-            old = grads.get(i)
-            if old is None:
-                grads[i] = store
-            elif old[1] == 1 or store[1] == 1:  # added in place into the one that is not shared
-                keep, drop = (old, store) if old[1] == 1 else (store, old)
-                drop[1] -= 1
-                if drop[1] == 0:
-                    live -= drop[0]
-                grads[i] = keep
-            else:
-                summed = [old[0] if old[0] >= store[0] else store[0], 1]
-                live += summed[0]
-                for t in (old, store):
-                    t[1] -= 1
-                    if t[1] == 0:
-                        live -= t[0]
-                grads[i] = summed
-
-        def release() -> None:
-            """The layer's backward is done: its incoming gradient and what it saved are freed."""
-            nonlocal live, kept
-            g[1] -= 1
-            if g[1] == 0:
-                live -= g[0]
-            rerun = rerun_frees.get(node.id, ())
-            for item in (*saved[node.id], *rerun):
-                if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun:
-                    b = nbytes(item)
-                    live -= b if item != 0 else 0  # the caller holds the input
-                    kept -= b
-
         cast_input = node.id in casts and nodes[node.inputs[0]].grad
         for n, i in enumerate(node.inputs):
             if nodes[i].grad and not (n == 0 and cast_input):
-                give(i)
+                give(node, g, view, i)
         if casting:
             # Under autocast the casts are autograd nodes of their own, run after the layer's: it
             # makes the low-precision gradients and frees what it saved, then the casts' backward
             # makes the float32 gradients of its input and weights from them.
             if live > peak:
                 mark()
-            release()
+            release(node, g)
             if cast_input:
-                give(node.inputs[0])
+                give(node, g, view, node.inputs[0])
         live += param_grads
         pgrads += param_grads
         if live > peak:
             mark()
         live -= casting
         if not casting:
-            release()
+            release(node, g)
         # a part of its backward that runs last (Swin V2's position-bias MLP) holds more
         later = sum(map(nbytes, op.backward_temporaries(node.resolved, node.figures["trainable_params"] > 0, bool(s.amp))))
         if live + later > peak:
