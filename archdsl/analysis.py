@@ -6,6 +6,7 @@ the batch where the registry says so, and summed for totals and collapsed blocks
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import NamedTuple
 
 from . import passes
@@ -153,23 +154,25 @@ def analyze(graph: Graph, batch: int = 1, dtype: str = "float32", optimizer: str
     if amp:
         amp_storages(graph, device)
     rows = []
-    sums = {f.name: 0 for f in FIGURES}
+    fields: dict[int, tuple] = {}  # a receptive field as plain numbers, by id (elementwise layers share their input's)
     for node in graph.nodes:
-        figures = at_settings(node, run, recount(graph, node, convention))
-        for name, value in figures.items():
-            sums[name] += value
         rf = node.rf
+        if rf is not None and id(rf) not in fields:
+            fields[id(rf)] = (tuple(rf_sizes(rf)), tuple(rf_strides(rf)))
+        span = node.span
         rows.append(Row(
             name=node.name,
             op=node.op,
             description=OPS[node.op].describe(node.resolved) if node.op != "input" else "input",
-            line=node.span.line,
-            file=node.span.source.path,
+            line=span.line,
+            file=span.source.path,
             output_shape=node.shape,
-            receptive_field=None if rf is None else (tuple(rf_sizes(rf)), tuple(rf_strides(rf))),
-            figures=figures,
+            receptive_field=None if rf is None else fields[id(rf)],
+            figures=at_settings(node, run, recount(graph, node, convention)),
             inplace=node.inplace,
         ))
+    per_row = [row.figures for row in rows]
+    sums = {f.name: sum(map(itemgetter(f.name), per_row)) for f in FIGURES}
     result = Analysis(graph, batch, dtype, tuple(rows), sums, settings=run, convention=convention)
     for total in TOTALS:
         sums[total.name] = total.value(sums, result)

@@ -7,6 +7,7 @@ is a network-wide figure derived from the summed ones and the run's settings.
 from __future__ import annotations
 
 from math import prod
+from operator import attrgetter, itemgetter
 from typing import Callable, NamedTuple
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -34,23 +35,24 @@ NOTHING = Counts(0, 0, 0, 0, 0, 0)  # what no tool counts (views, merges, most a
 
 
 class Counted(NamedTuple):
-    """What a figure's rule sees: the node, its op, its input shapes, whether its (first) input
-    is a strided view, the node's figures counted so far, and the convention of `--convention`."""
+    """What a figure's rule sees: the node, its op, its resolved attributes, its input and output
+    shapes, whether its (first) input is a strided view, the node's figures counted so far, and
+    the convention of `--convention`. Made by `counted`."""
 
     node: object
     op: object
+    resolved: dict  # node.resolved
     ins: list
+    out: tuple  # node.shape
     strided_input: tuple | None = None  # the strides of a strided (first) input
     figures: dict | None = None  # the figures counted before this one (node.figures)
     convention: str = "archdsl"
+    once: dict | None = None  # the once-per-forward parts counted before this one (node.once)
 
-    @property
-    def resolved(self) -> dict:
-        return self.node.resolved
 
-    @property
-    def out(self) -> tuple:
-        return self.node.shape
+def counted(node, op, ins: list, strided_input: tuple | None = None, figures: dict | None = None,
+            convention: str = "archdsl", once: dict | None = None) -> Counted:
+    return Counted(node, op, node.resolved, ins, node.shape, strided_input, figures, convention, once)
 
 
 class Settings(NamedTuple):
@@ -129,7 +131,7 @@ def copies_input(graph, node) -> bool:
     if not node.inputs:
         return False
     src = graph.nodes[node.inputs[0]]
-    return _copies(Counted(node, OPS[node.op], [src.shape], src.strided))
+    return _copies(counted(node, OPS[node.op], [src.shape], src.strided))
 
 
 def _copies(c: Counted) -> bool:
@@ -157,9 +159,10 @@ def flat_view_stride(shape: tuple, strides: tuple) -> int | None:
 
 def _saved_bytes(node, s: Settings) -> int:
     saved = node.amp_saved[s.device] if s.amp else node.saved  # under autocast: made by analysis.analyze
-    if not saved:
-        return 0
-    return sum(s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype)) for n, per_sample, dtype in saved)
+    nbytes = 0
+    for n, per_sample, dtype in saved:
+        nbytes += s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype))
+    return nbytes
 
 
 def _grad_bytes(node, s: Settings) -> int:
@@ -185,7 +188,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("trainable_params", "parameters", lambda c: 0 if c.node.frozen else c.figures["params"], per_sample=False),
     Figure("macs", "macs-and-flops", _macs, once=_once, column="MACs", conventional=True),
     Figure("flops", "macs-and-flops", lambda c: 2 * c.figures["macs"],  # FlopCounterMode: two per multiply-add
-           once=lambda c: 2 * _once(c), conventional=True),
+           once=lambda c: 2 * c.once.get("macs", 0), conventional=True),
     Figure("other_ops", "other-work", lambda c: c.op.other_ops(c.resolved, c.ins, c.out)),
     Figure("activations", "activations", _activations, column="activations", style="activations"),
     Figure("indices", "activations", lambda c: c.op.indices(c.resolved, c.ins, c.out)),  # int64, eval forward
@@ -230,18 +233,21 @@ def _memory():
 
 def count(node, op, ins: list, strided_input: tuple | None = None) -> dict:
     """A node's figures for one sample, in the registry's order."""
-    node.figures, node.once = {}, {}
-    c = Counted(node, op, ins, strided_input, node.figures)
-    for figure in COUNTED:
-        node.figures[figure.name] = figure.count(c)
-        if figure.once is not None and (once := figure.once(c)):
-            node.once[figure.name] = once
-    return node.figures
+    figures, once = node.figures, node.once = {}, {}
+    c = counted(node, op, ins, strided_input, figures, once=once)
+    for name, rule, once_rule in _COUNT_RULES:
+        figures[name] = rule(c)
+        if once_rule is not None and (part := once_rule(c)):
+            once[name] = part
+    return figures
+
+
+_COUNT_RULES = tuple((f.name, f.count, f.once) for f in COUNTED)
 
 
 def total(graph, name: str) -> int:
     """One sample's figure summed over an analysed graph (what a backend states, e.g. its parameters)."""
-    return sum(node.figures[name] for node in graph.nodes)
+    return sum(map(itemgetter(name), map(attrgetter("figures"), graph.nodes)))
 
 
 def scaled(figures: dict, batch: int, once: dict | None = None) -> dict:
@@ -260,9 +266,9 @@ def recount(graph, node, convention: str) -> tuple[dict, dict]:
 
     nodes = graph.nodes
     figures = dict(node.figures)
-    c = Counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
-                nodes[node.inputs[0]].strided if node.inputs else None, figures, convention)
     once = {k: v for k, v in node.once.items() if k not in {f.name for f in CONVENTIONAL}}
+    c = counted(node, OPS[node.op], [nodes[i].shape for i in node.inputs],
+                nodes[node.inputs[0]].strided if node.inputs else None, figures, convention, once)
     for figure in CONVENTIONAL:
         figures[figure.name] = figure.count(c)
         if figure.once is not None and (part := figure.once(c)):
@@ -275,9 +281,12 @@ def at_settings(node, settings: Settings, counted: tuple[dict, dict] | None = No
     parts, default node.figures and node.once) scaled to the batch, the memory ones at the settings."""
     counted, once = (node.figures, node.once) if counted is None else counted
     out = dict(counted) if settings.batch == 1 else scaled(counted, settings.batch, once)
-    for f in AT_SETTINGS:
-        out[f.name] = f.at(node, settings)
+    for name, rule in _AT_RULES:
+        out[name] = rule(node, settings)
     return out
+
+
+_AT_RULES = tuple((f.name, f.at) for f in AT_SETTINGS)
 
 
 def combine(a: dict, b: dict) -> dict:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from math import prod
 
-from .figures import DTYPE_BYTES, Settings
+from .figures import DTYPE_BYTES, Settings, total
 from .ops import OPS, New
 
 
 def buffer_bytes(graph, s: Settings) -> int:
     """Batch norm's running mean and variance (the model's dtype) and its int64 batch counter."""
-    total = 0
-    for node in graph.nodes:
-        floats, counters = OPS[node.op].buffers(node.resolved)
-        total += floats * DTYPE_BYTES[s.dtype] + 8 * counters
-    return total
+    floats, counters = graph.storages.buffers  # summed by the memory pass
+    return floats * DTYPE_BYTES[s.dtype] + 8 * counters
 
 
 def _weights(graph, s: Settings) -> int:
-    return sum(n.figures["params"] for n in graph.nodes) * DTYPE_BYTES[s.dtype] + buffer_bytes(graph, s)
+    return total(graph, "params") * DTYPE_BYTES[s.dtype] + buffer_bytes(graph, s)
 
 
 def storages(graph, s: Settings):
@@ -42,9 +39,12 @@ def inference_peak(graph, s: Settings) -> int:
     its input and of a frozen weight (a trainable weight's cast is cached to the end of the forward)."""
     plan = storages(graph, s)
     nodes = graph.nodes
+    B, block = s.batch, s.block
     key, size = plan.eval_key, plan.eval_size
     low = plan.low or [False] * len(nodes)
-    act = {k: s.bytes("low" if low[k] else "act") for k in size}
+    element = (s.bytes("act"), s.bytes("low"))  # by whether a tensor is in autocast's lower precision
+    act = {k: element[low[k]] for k in size}
+    storage_bytes = {k: block(n * act[k] * B) for k, n in size.items()}
     last = {k: len(nodes) if k == 0 else k for k in size}
     for node in nodes:  # in order: a reader comes after what it reads
         for i in node.inputs:
@@ -56,33 +56,38 @@ def inference_peak(graph, s: Settings) -> int:
     for k, end in last.items():
         dying.setdefault(end, []).append(k)
     live = peak = 0
+    casts, weight_casts = plan.casts or {}, plan.weight_casts or {}
     for node in nodes:
-        if key[node.id] == node.id:
-            live += s.block(size[node.id] * act[node.id] * s.batch)
-        own = s.bytes("low" if low[node.id] else "act")
-        extra = node.figures["activations"] - (prod(node.shape) if key[node.id] == node.id else 0)  # a copied input
-        temporaries = s.block((extra * (act[key[node.inputs[0]]] if extra else 0) + 8 * node.figures["indices"]) * s.batch)
-        shapes = [nodes[i].shape for i in node.inputs]
+        i = node.id
+        figures = node.figures
+        owns = key[i] == i
+        if owns:
+            live += storage_bytes[i]
+        extra = figures["activations"] - (prod(node.shape) if owns else 0)  # a copied input
+        temporaries = block((extra * (act[key[node.inputs[0]]] if extra else 0) + 8 * figures["indices"]) * B)
+        shapes = [nodes[j].shape for j in node.inputs]
+        op = OPS[node.op]
         steps = None
         if s.amp and node.inputs:  # attention's float32 steps under autocast
-            steps = OPS[node.op].amp_temporaries(node.resolved, shapes, node.shape, s.device, low[node.inputs[0]])
+            steps = op.amp_temporaries(node.resolved, shapes, node.shape, s.device, low[node.inputs[0]])
         if steps is None:
-            steps = OPS[node.op].temporaries(node.resolved, shapes, node.shape)
+            steps = op.temporaries(node.resolved, shapes, node.shape)
         if isinstance(steps, tuple):  # `New` tensors in their dtypes, some once per forward
-            temporaries += sum(s.block(t.elements * (s.batch if t.per_sample else 1) * s.bytes(t.dtype)) for t in steps)
+            temporaries += sum(block(t.elements * (B if t.per_sample else 1) * s.bytes(t.dtype)) for t in steps)
         elif steps:
-            temporaries += s.block(steps * own * s.batch)  # an op's own (LRN's steps, attention's projections and scores)
-        if plan.casts and node.id in plan.casts:
-            temporaries += s.block(prod(nodes[node.inputs[0]].shape) * s.bytes(plan.casts[node.id]) * s.batch)
-        if plan.weight_casts and node.id in plan.weight_casts:
-            elements, cached = plan.weight_casts[node.id]
+            temporaries += block(steps * element[low[i]] * B)  # an op's own (LRN's steps, attention's projections and scores)
+        if i in casts:
+            temporaries += block(prod(nodes[node.inputs[0]].shape) * s.bytes(casts[i]) * B)
+        if i in weight_casts:
+            elements, cached = weight_casts[i]
             if cached:
-                live += s.block(elements * 2)
+                live += block(elements * 2)
             else:
-                temporaries += s.block(elements * 2)
-        peak = max(peak, live + temporaries)
-        for k in dying.get(node.id, ()):
-            live -= s.block(size[k] * act[k] * s.batch)
+                temporaries += block(elements * 2)
+        if live + temporaries > peak:
+            peak = live + temporaries
+        for k in dying.get(i, ()):
+            live -= storage_bytes[k]
     return _weights(graph, s) + peak
 
 
@@ -113,7 +118,8 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     casts, weight_casts = plan.casts or {}, plan.weight_casts or {}
     low = plan.low or [False] * len(nodes)
 
-    storage_bytes = {k: s.block(n * s.bytes(_dtype_of(plan, k)) * B) for k, n in size.items()}
+    element = {dtype: s.bytes(dtype) for dtype in ("act", "low")}  # a storage's dtype is one of these
+    storage_bytes = {k: s.block(n * element[_dtype_of(plan, k)] * B) for k, n in size.items()}
 
     def nbytes(item) -> int:
         if isinstance(item, New):
@@ -144,15 +150,14 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     live = weights + nbytes(0)
     kept = nbytes(0) if 0 in freed_by else 0  # live bytes of saved tensors
     pgrads = 0
-    peak, parts = 0, {}
+    peak, at_peak = 0, None  # at_peak: (gradients, optimizer state, saved, other tensors) then
 
     def mark(extra_state: int = 0, extra_other: int = 0) -> None:
-        nonlocal peak, parts
-        total = live + extra_state + extra_other
-        if total > peak:
-            peak = total
-            parts = {"parameters": weights, "gradients": pgrads, "optimizer state": extra_state,
-                     "saved activations": kept, "other tensors": live - weights - pgrads - kept + extra_other}
+        nonlocal peak, at_peak
+        held = live + extra_state + extra_other
+        if held > peak:
+            peak = held
+            at_peak = (pgrads, extra_state, kept, live - weights - pgrads - kept + extra_other)
 
     def made_by(node, output: bool = True) -> list:
         i = node.id
@@ -200,7 +205,7 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
     pbytes = DTYPE_BYTES[s.dtype]
 
     def grad_bytes(i: int) -> int:
-        return s.block(prod(nodes[i].shape) * s.bytes("low" if low[i] else "act") * B)
+        return s.block(prod(nodes[i].shape) * element["low" if low[i] else "act"] * B)
 
     triggers = {r.trigger: r for r in plan.regions}
     rerun_frees: dict[int, list] = {}  # a checkpointed layer: what its backward frees of its block's rerun
@@ -238,6 +243,47 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
                 if at == n and k not in first and any(k in made[m] for m in region.rerun):
                     live -= storage_bytes[k]
 
+    def give(node, g: list, view: bool, i: int) -> None:
+        """The gradient of input i of `node` (whose own is g): a view of g (`view`), or a new
+        tensor; a second gradient of the same tensor is added into the first."""
+        nonlocal live
+        if view and low[i] == low[node.id]:
+            g[1] += 1
+            store = g
+        else:
+            store = [grad_bytes(i), 1]
+            live += store[0]
+        old = grads.get(i)
+        if old is None:
+            grads[i] = store
+        elif old[1] == 1 or store[1] == 1:  # added in place into the one that is not shared
+            keep, drop = (old, store) if old[1] == 1 else (store, old)
+            drop[1] -= 1
+            if drop[1] == 0:
+                live -= drop[0]
+            grads[i] = keep
+        else:
+            summed = [old[0] if old[0] >= store[0] else store[0], 1]
+            live += summed[0]
+            for t in (old, store):
+                t[1] -= 1
+                if t[1] == 0:
+                    live -= t[0]
+            grads[i] = summed
+
+    def release(node, g: list) -> None:
+        """The backward of `node` is done: its incoming gradient g and what it saved are freed."""
+        nonlocal live, kept
+        g[1] -= 1
+        if g[1] == 0:
+            live -= g[0]
+        rerun = rerun_frees.get(node.id, ())
+        for item in (*saved[node.id], *rerun):
+            if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun:
+                b = nbytes(item)
+                live -= b if item != 0 else 0  # the caller holds the input
+                kept -= b
+
     grads: dict[int, list] = {}  # node -> gradient storage [bytes, holders]
     for o in graph.outputs:
         grads[o] = [0, 1]  # sum()'s gradient: a scalar broadcast
@@ -247,8 +293,9 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
             continue
         if node.id in triggers:
             recompute(triggers[node.id])
+        op = OPS[node.op]
         param_grads = node.figures["trainable_params"] * pbytes
-        view = OPS[node.op].grad_is_view(node.resolved)
+        view = op.grad_is_view(node.resolved)
         casting = 0  # the gradients of its casts, which the float32 ones are made from
         if node.id in casts and nodes[node.inputs[0]].grad:
             casting += s.block(prod(nodes[node.inputs[0]].shape) * s.bytes(casts[node.id]) * B)
@@ -256,84 +303,47 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
             casting += s.block(node.figures["trainable_params"] * 2)
         live += casting
 
-        def give(i: int) -> None:
-            """The gradient of input i: a view of this layer's, or a new tensor; a second
-            gradient of the same tensor is added into the first."""
-            nonlocal live
-            if view and low[i] == low[node.id]:
-                g[1] += 1
-                store = g
-            else:
-                store = [grad_bytes(i), 1]
-                live += store[0]
-            old = grads.get(i)
-            if old is None:
-                grads[i] = store
-            elif old[1] == 1 or store[1] == 1:  # added in place into the one that is not shared
-                keep, drop = (old, store) if old[1] == 1 else (store, old)
-                drop[1] -= 1
-                if drop[1] == 0:
-                    live -= drop[0]
-                grads[i] = keep
-            else:
-                total = [old[0] if old[0] >= store[0] else store[0], 1]
-                live += total[0]
-                for t in (old, store):
-                    t[1] -= 1
-                    if t[1] == 0:
-                        live -= t[0]
-                grads[i] = total
-
-        def release() -> None:
-            """The layer's backward is done: its incoming gradient and what it saved are freed."""
-            nonlocal live, kept
-            g[1] -= 1
-            if g[1] == 0:
-                live -= g[0]
-            for item in saved[node.id] + rerun_frees.get(node.id, []):
-                if isinstance(item, New) or freed_by.get(item) == node.id or item in rerun_frees.get(node.id, ()):
-                    b = nbytes(item)
-                    live -= b if item != 0 else 0  # the caller holds the input
-                    kept -= b
-
         cast_input = node.id in casts and nodes[node.inputs[0]].grad
         for n, i in enumerate(node.inputs):
             if nodes[i].grad and not (n == 0 and cast_input):
-                give(i)
+                give(node, g, view, i)
         if casting:
             # Under autocast the casts are autograd nodes of their own, run after the layer's: it
             # makes the low-precision gradients and frees what it saved, then the casts' backward
             # makes the float32 gradients of its input and weights from them.
             if live > peak:
                 mark()
-            release()
+            release(node, g)
             if cast_input:
-                give(node.inputs[0])
+                give(node, g, view, node.inputs[0])
         live += param_grads
         pgrads += param_grads
         if live > peak:
             mark()
         live -= casting
         if not casting:
-            release()
+            release(node, g)
         # a part of its backward that runs last (Swin V2's position-bias MLP) holds more
-        later = sum(map(nbytes, OPS[node.op].backward_temporaries(node.resolved, node.figures["trainable_params"] > 0, bool(s.amp))))
+        later = sum(map(nbytes, op.backward_temporaries(node.resolved, node.figures["trainable_params"] > 0, bool(s.amp))))
         if live + later > peak:
             live += later
             mark()
             live -= later
 
     # optimizer step -----------------------------------------------------------------------
-    trainable = sum(n.figures["trainable_params"] for n in nodes) * pbytes
-    largest = max((n.figures["trainable_params"] for n in nodes), default=0) * pbytes
+    trainable = total(graph, "trainable_params") * pbytes
     if s.optimizer == "momentum":
         mark(extra_state=trainable)
     elif s.optimizer in ("adam", "adamw"):
         from .figures import BY_NAME
 
         state = sum(BY_NAME["optimizer_bytes"].at(n, s) for n in nodes)
+        largest = max((n.figures["trainable_params"] for n in nodes), default=0) * pbytes
         mark(extra_state=state, extra_other=trainable if s.device == "cuda" else 2 * largest)
-    return peak, parts
+    if at_peak is None:
+        return peak, {}
+    return peak, dict(zip(("parameters", "gradients", "optimizer state", "saved activations", "other tensors"),
+                          (weights, *at_peak)))
 
 
 def train_peak(graph, s: Settings) -> int:

@@ -192,10 +192,11 @@ class Op:
         """int64 elements an eval forward creates besides the output (max pooling's indices), one sample."""
         return 0
 
-    def temporaries(self, r: dict, ins: list[tuple], out: tuple) -> int:
+    def temporaries(self, r: dict, ins: list[tuple], out: tuple) -> int | tuple:
         """Elements (the activations' dtype) that live at most at once while an eval, no-grad
         forward runs the layer, besides its input and output (LRN's steps, attention's scores),
-        one sample: the inference peak counts them during the layer (memory.py)."""
+        one sample: the inference peak counts them during the layer (memory.py). Or, where some
+        are made once per forward or in another dtype (Swin's position bias), a tuple of `New`."""
         return 0
 
     def amp_temporaries(self, r: dict, ins: list[tuple], out: tuple, device: str, low_input: bool) -> tuple | None:

@@ -53,7 +53,7 @@ def saved_storages(graph: Graph, key: list, copies: list) -> list[list]:
     out = []
     for node in nodes:
         trainable = node.figures["trainable_params"] > 0
-        grads = tuple(nodes[i].grad for i in node.inputs)
+        grads = tuple([nodes[i].grad for i in node.inputs])
         node.grad = trainable or True in grads
         items = []
         if node.grad:
@@ -83,6 +83,7 @@ class Storages(NamedTuple):
     low: list | None = None  # autocast: whether each node's output is in the lower precision
     casts: dict | None = None  # autocast: node -> the dtype it casts its (first) input to, ("cast", id)
     weight_casts: dict | None = None  # autocast: node -> (elements of its weights' low copies, cached)
+    buffers: tuple = (0, 0)  # elements of all layers' buffers (`Op.buffers`): in the model's dtype, int64
 
 
 class Region(NamedTuple):
@@ -131,16 +132,18 @@ def checkpointed(graph: Graph, key: list, items_of: list) -> tuple[list, tuple]:
     return kept, tuple(regions)
 
 
-def eval_storages(graph: Graph, copies: list) -> tuple[list, dict]:
+def eval_storages(graph: Graph, copies: list, training_size: dict) -> tuple[list, dict]:
     """The storage each node's output lives in during an eval forward, and each storage's
-    elements per sample (views, identities, eval dropout and in-place layers share their input's)."""
+    elements per sample (views, identities, eval dropout and in-place layers share their input's;
+    a storage the training forward has too is as large: `training_size`)."""
     key, size, nodes = [], {}, graph.nodes
     for node in nodes:
         op = OPS[node.op]
         own = not node.inputs or (not node.inplace and (op.creates_output or copies[node.id]))
         key.append(node.id if own else key[node.inputs[0]])
         if own:
-            size[node.id] = op.cpu_storage(node.resolved, [nodes[i].shape for i in node.inputs], node.shape) or prod(node.shape)
+            size[node.id] = training_size.get(node.id) or (
+                op.cpu_storage(node.resolved, [nodes[i].shape for i in node.inputs], node.shape) or prod(node.shape))
     return key, size
 
 
@@ -166,18 +169,21 @@ def mark_saved(graph: Graph) -> None:
     key, size, copies = training_storages(graph)
     saved_items = saved_storages(graph, key, copies)
     kept, regions = checkpointed(graph, key, saved_items)
-    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies), kept, regions)
-    graph.amp_storages = {}
-    for node, saved in zip(graph.nodes, _first_saves(graph, kept, size, lambda item: "act")):
-        node.saved = saved
-        node.amp_saved = {}
     nodes = graph.nodes
     rerun = {i: i != r.trigger or r.trigger_runs for r in regions for i in r.rerun}
-    for node in nodes:
+    floats = counters = 0
+    for node, saved in zip(nodes, _first_saves(graph, kept, size, lambda item: "act")):
+        node.saved = saved
+        node.amp_saved = {}
         node.recomputed = rerun.get(node.id, False)
         # each gradient a multiply-add layer makes costs its forward again: its input's, its weights'
-        grads = sum(nodes[i].grad for i in node.inputs[:1]) + (node.figures["trainable_params"] > 0)
+        grads = (bool(node.inputs) and nodes[node.inputs[0]].grad) + (node.figures["trainable_params"] > 0)
         node.backward_macs = node.figures["macs"] * grads if node.grad else 0
+        f, c = OPS[node.op].buffers(node.resolved)
+        floats, counters = floats + f, counters + c
+    graph.storages = Storages(key, size, copies, saved_items, *eval_storages(graph, copies, size), kept, regions,
+                              buffers=(floats, counters))
+    graph.amp_storages = {}
 
 
 def amp_storages(graph: Graph, device: str) -> Storages:

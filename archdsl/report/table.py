@@ -81,32 +81,26 @@ def cell(row, figure, short: bool = False) -> str:
     return human(value) if value else ""
 
 
-def _memo(f):
-    """f over a column's values, computed once per distinct value (shapes, fields, counts repeat)."""
-    seen = {}
-
-    def g(value):
-        try:
-            return seen[value]
-        except KeyError:
-            seen[value] = out = f(value)
-            return out
-        except TypeError:  # unhashable
-            return f(value)
-    return g
+def _each(f, values: list) -> list[str]:
+    """f of each value, computed once per distinct value (shapes, fields, counts repeat)."""
+    try:
+        texts = {v: f(v) for v in set(values)}
+    except TypeError:  # unhashable
+        return [f(v) for v in values]
+    return [texts[v] for v in values]
 
 
 def _cells(rows, figure, short: bool = False) -> list[str]:
     """`cell` for every row, with the work done once per distinct value."""
     name = figure.name
     if figure.style == "params":
-        text = _memo(lambda vt: cell(_Figures({name: vt[0], "trainable_params": vt[1]}), figure, short))
-        return [text((r.figures[name], r.figures["trainable_params"])) if r.figures[name] else "" for r in rows]
+        return _each(lambda vt: cell(_Figures({name: vt[0], "trainable_params": vt[1]}), figure, short),
+                     [(r.figures[name], r.figures["trainable_params"]) for r in rows])
+    values = [r.figures[name] for r in rows]
+    texts = _each(lambda v: cell(_Figures({name: v}), figure, short), values)
     if figure.style == "activations":
-        text = _memo(lambda v: cell(_Figures({name: v}), figure, short))
-        return [text(r.figures[name]) if r.figures[name] else ("in place" if r.inplace else "") for r in rows]
-    text = _memo(lambda v: cell(_Figures({name: v}), figure, short))
-    return [text(r.figures[name]) for r in rows]
+        return [text if v else ("in place" if r.inplace else "") for text, v, r in zip(texts, values, rows)]
+    return texts
 
 
 class _Figures:
@@ -149,12 +143,12 @@ def _columns(a) -> list[_Column]:
     cols = [
         _Column("name", "name", [r.name for r in rows], False),
         _Column("layer", "layer", [r.description for r in rows], False),
-        _Column("output", f"output ({axes})", list(map(_memo(lambda s: shape_text(s, len(a.input_shape))), (r.output_shape for r in rows))), True,
+        _Column("output", f"output ({axes})", _each(lambda s: shape_text(s, len(a.input_shape)), [r.output_shape for r in rows]), True,
                 short_header="output"),
     ]
     for figure in COLUMNS:
         cols.append(_Column(figure.name, figure.column, _cells(rows, figure), True, figure=figure))
-    cols.append(_Column("rf", "RF", list(map(_memo(rf_text), (r.receptive_field for r in rows))), True))
+    cols.append(_Column("rf", "RF", _each(rf_text, [r.receptive_field for r in rows]), True))
     return cols
 
 
