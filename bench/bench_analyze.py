@@ -209,17 +209,18 @@ def verify(spec: str) -> dict:
     if params != RESNET152_PARAMS:
         raise SystemExit(f"{spec}: archdsl counts {params} parameters, expected {RESNET152_PARAMS}")
     info = {"archdsl_params": params, "archdsl_layers": data["totals"].get("layers"), "archdsl_macs": data["totals"].get("macs")}
-    ref = ROOT / "tests" / "data" / "torchvision_models.json"
-    if ref.exists():
-        code = (
-            "import json,sys; sys.path.insert(0, sys.argv[1]); from resnet_torch import resnet152\n"
-            "ref = json.load(open(sys.argv[2]))['resnet152']['state_dict']\n"
-            "mine = [[k, list(v.shape)] for k, v in resnet152().state_dict().items()]\n"
-            "print('same' if mine == [[k, list(s)] for k, s in ref] else 'DIFFERENT')\n")
-        out = subprocess.run([PY, "-c", code, str(BENCH), str(ref)], capture_output=True, text=True)
-        if out.stdout.strip() != "same":
-            raise SystemExit(f"bench/resnet_torch.py does not match torchvision's resnet152 state_dict:\n{out.stdout}{out.stderr}")
-        info["torch_state_dict"] = "matches torchvision resnet152 (keys, order, shapes)"
+    ref = ROOT / "tests" / "data" / "torchvision_classification.json"  # torchvision's keys and shapes (tests/data/README.md)
+    if not ref.exists():
+        raise SystemExit(f"{ref} is missing: the standalone ResNet-152 cannot be checked against torchvision's")
+    code = (
+        "import json,sys; sys.path.insert(0, sys.argv[1]); from resnet_torch import resnet152\n"
+        "ref = json.load(open(sys.argv[2]))['resnet152']['state_dict']\n"
+        "mine = [[k, list(v.shape)] for k, v in resnet152().state_dict().items()]\n"
+        "print('same' if mine == [[k, list(s)] for k, s in ref] else 'DIFFERENT')\n")
+    out = subprocess.run([PY, "-c", code, str(BENCH), str(ref)], capture_output=True, text=True)
+    if out.stdout.strip() != "same":
+        raise SystemExit(f"bench/resnet_torch.py does not match torchvision's resnet152 state_dict:\n{out.stdout}{out.stderr}")
+    info["torch_state_dict"] = "matches torchvision resnet152 (keys, order, shapes)"
     return info
 
 
