@@ -38,6 +38,12 @@ def _load(spec: str, sets: tuple[str, ...], input_size: str | None, lib: tuple[s
     return load_text(read_spec(path), path, **options)
 
 
+def _rich_decides() -> bool:
+    """Standard output may be a terminal that only rich can size and colour (Windows, FORCE_COLOR,
+    TTY_COMPATIBLE, a dumb terminal): where posix_terminal has no answer."""
+    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR")) or os.environ.get("TTY_COMPATIBLE") == "1"
+
+
 def _terminal_width() -> int | None:
     """The width of the terminal standard output is, as the analyze table takes it; None for a
     pipe or a file (every column in full)."""
@@ -46,10 +52,10 @@ def _terminal_width() -> int | None:
     terminal = posix_terminal(os.environ, sys.stdout)
     if terminal:
         return terminal[0]
-    if sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+    if _rich_decides():
         from rich.console import Console
 
-        return Console().width  # rich decides: Windows, FORCE_COLOR
+        return Console().width
     return None
 
 
@@ -152,7 +158,7 @@ def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], 
         terminal = posix_terminal(os.environ, sys.stdout)
         if terminal:  # fitted to the terminal, coloured
             write_table(result, sys.stdout, width=None if wide else terminal[0], styles=terminal[1])
-        elif sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        elif _rich_decides():
             from rich.console import Console
 
             render_table(result, Console(highlight=False), wide=wide)  # rich decides: Windows, FORCE_COLOR

@@ -6,7 +6,7 @@ import json
 
 from ..compare import Summary
 from ..ops.base import fmt_size, slide_order
-from .table import _wrap_parts, human, rf_text
+from .table import human, rf_text, wrap, wrap_parts
 
 SCHEMA = "archdsl.compare/1"
 
@@ -82,11 +82,9 @@ def table_lines(summaries: list[Summary], settings: dict, width: int | None = No
     def line(values):
         return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
 
-    lines = [*_wrap_parts(["compare", f"({settings_text(settings)})"], width, "  "), line(headers), *(line(r) for r in rows)]
+    lines = [*wrap_parts(["compare", f"({settings_text(settings)})"], width, "  "), line(headers), *(line(r) for r in rows)]
     if dropped:
-        import textwrap
-
-        lines += textwrap.wrap(f"(--wide: also {', '.join(dropped)})", width)
+        lines += wrap(f"(--wide: also {', '.join(dropped)})", width)
     return lines
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..diff import STATUSES, Change, Diff
-from .table import LAYER_MIN, _wrap, _wrap_parts, human, shape_text
+from .table import LAYER_MIN, human, shape_text, wrap, wrap_parts
 from .compare import settings_text
 from .formats import json_document
 
@@ -82,7 +82,7 @@ def table_lines(d: Diff, settings: dict, everything: bool = False, width: int | 
     narrows (report/table.py): the changes abbreviated (`+19.0M`), then the layer column wrapped
     at word boundaries down to LAYER_MIN, then the names after their dots."""
     changes = _shown(d, everything)
-    lines = _wrap_parts([_title(d), f"({_settings(d, settings)})"], width, "  ")
+    lines = wrap_parts([_title(d), f"({_settings(d, settings)})"], width, "  ")
     if changes:
         rows = [cells(c) for c in changes]
         widths = [max(len(x) for x in column) for column in zip(HEADERS, *rows)]
@@ -101,14 +101,14 @@ def table_lines(d: Diff, settings: dict, everything: bool = False, width: int | 
 
         lines.append(line(HEADERS))
         for r in rows:
-            names, layers = _wrap(r[1], widths[1], "."), _wrap(r[2], widths[2])
+            names, layers = wrap(r[1], widths[1], "."), wrap(r[2], widths[2])
             for k in range(max(len(names), len(layers))):
                 first = [r[0]] if k == 0 else [""]
                 rest = r[3:] if k == 0 else [""] * 3
                 lines.append(line(first + [names[k] if k < len(names) else "", layers[k] if k < len(layers) else ""] + rest))
     lines += ["", _count_line(d)]
     for label, parts in total_lines(d):
-        body = _wrap_parts(parts, None if width is None else max(width - 16, 20), "  ")
+        body = wrap_parts(parts, None if width is None else max(width - 16, 20), "  ")
         lines += [f"{label:<16}{body[0]}", *(" " * 16 + more for more in body[1:])]
     return lines
 

@@ -160,7 +160,7 @@ def _drop_order(cols: list[_Column]) -> list[str]:
     return [k for k in order if k not in NEVER_DROPPED]
 
 
-def _wrap(text: str, width: int, sep: str = " ") -> list[str]:
+def wrap(text: str, width: int, sep: str = " ") -> list[str]:
     """Greedy wrap at `sep` (kept at the end of a piece unless it is a space); a piece longer
     than the width is split."""
     if len(text) <= width:
@@ -243,7 +243,7 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
     lines = []
     title_pre, title_suf = st.get("title", no)
     dim_pre, dim_suf = st.get("dim", no)
-    for i, piece in enumerate(_wrap_parts([a.network, f"({settings})"], width, "  ")):
+    for i, piece in enumerate(wrap_parts([a.network, f"({settings})"], width, "  ")):
         if i == 0 and piece.startswith(a.network):
             rest = piece[len(a.network):]
             lines.append(f"{title_pre}{a.network}{title_suf}" + (f"{dim_pre}{rest}{dim_suf}" if rest else ""))
@@ -266,8 +266,8 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
             line = fmt.format(*values).rstrip()
             lines.append(f"{name_pre}{name}{name_suf}{line[len(name):]}" if name_pre else line)
             continue
-        name_lines = _wrap(name, name_w, ".")
-        desc_lines = _wrap(desc, layer_w, " ")
+        name_lines = wrap(name, name_w, ".")
+        desc_lines = wrap(desc, layer_w, " ")
         for k in range(max(len(name_lines), len(desc_lines))):
             n = name_lines[k] if k < len(name_lines) else ""
             d = desc_lines[k] if k < len(desc_lines) else ""
@@ -291,7 +291,7 @@ def table_lines(a, width: int | None = None, styles: dict | None = None) -> list
     ]
     label_pre, label_suf = st.get("label", no)
     for label, parts in footer:
-        body = _wrap_parts(parts, None if width is None else max(width - LABEL, 20), "   ")
+        body = wrap_parts(parts, None if width is None else max(width - LABEL, 20), "   ")
         lines.append(f"{label_pre}{label}{label_suf}{' ' * (LABEL - len(label))}{body[0]}")
         lines.extend(" " * LABEL + more for more in body[1:])
     return lines
@@ -319,7 +319,7 @@ def memory_lines(a) -> list[tuple[str, list[str]]]:
     return lines
 
 
-def _wrap_parts(parts: list[str], width: int | None, glue: str) -> list[str]:
+def wrap_parts(parts: list[str], width: int | None, glue: str) -> list[str]:
     """Parts joined by `glue`, a new line where the next part does not fit; a part longer than a
     line wraps at its spaces (and a list of names after its commas)."""
     if width is None:
@@ -329,7 +329,7 @@ def _wrap_parts(parts: list[str], width: int | None, glue: str) -> list[str]:
         if lines and len(lines[-1]) + len(glue) + len(part) <= width:
             lines[-1] += glue + part
         else:
-            lines.extend(_wrap(part, width, " "))
+            lines.extend(wrap(part, width, " "))
     return lines
 
 
