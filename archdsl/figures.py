@@ -69,6 +69,11 @@ class Settings(NamedTuple):
         allocation up to a multiple of 512 bytes."""
         return -(-nbytes // 512) * 512 if self.device == "cuda" else nbytes
 
+    def tensor_bytes(self, elements: int, per_sample: bool, dtype: str) -> int:
+        """The bytes of a tensor of `elements` (one sample's when `per_sample`, else the whole
+        batch's) in `dtype` (`bytes`), as the device holds it at this batch."""
+        return self.block(elements * (self.batch if per_sample else 1) * self.bytes(dtype))
+
     def bytes(self, dtype: str) -> int:
         """Bytes per element of a saved tensor's dtype (ops/base.py, `New`)."""
         if dtype == "int64":
@@ -161,7 +166,7 @@ def _saved_bytes(node, s: Settings) -> int:
     saved = node.amp_saved[s.device] if s.amp else node.saved  # under autocast: made by analysis.analyze
     nbytes = 0
     for n, per_sample, dtype in saved:
-        nbytes += s.block(n * (s.batch if per_sample else 1) * s.bytes(dtype))
+        nbytes += s.tensor_bytes(n, per_sample, dtype)
     return nbytes
 
 

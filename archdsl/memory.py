@@ -73,7 +73,7 @@ def inference_peak(graph, s: Settings) -> int:
         if steps is None:
             steps = op.temporaries(node.resolved, shapes, node.shape)
         if isinstance(steps, tuple):  # `New` tensors in their dtypes, some once per forward
-            temporaries += sum(block(t.elements * (B if t.per_sample else 1) * s.bytes(t.dtype)) for t in steps)
+            temporaries += sum(s.tensor_bytes(t.elements, t.per_sample, t.dtype) for t in steps)
         elif steps:
             temporaries += block(steps * element[low[i]] * B)  # an op's own (LRN's steps, attention's projections and scores)
         if i in casts:
@@ -123,7 +123,7 @@ def train_walk(graph, s: Settings) -> tuple[int, dict]:
 
     def nbytes(item) -> int:
         if isinstance(item, New):
-            return s.block(item.elements * (B if item.per_sample else 1) * s.bytes(item.dtype))
+            return s.tensor_bytes(item.elements, item.per_sample, item.dtype)
         return storage_bytes[item]
 
     # forward ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ biases (3·L·E and L·E), q and k each scaled by d^-1/4 (2·L·E) and the softm
 scores (3 each). What it keeps for backward is the MATH backend's too (docs/conventions.md)."""
 from __future__ import annotations
 
-from .base import NOTHING, Arg, Counts, New, Op, OpError
+from .base import NOTHING, Arg, Counts, New, Op, OpError, autocast_bytes
 from .lowering import Param, module
 
 
@@ -145,8 +145,7 @@ class Attention(Op):
         in_projection = (New(7 * ne - ne, "low"),)
         at_softmax = (New(3 * ne - ne - cast, "low"), New(4 * ne + 2 * scores, "stat"))
         at_end = (New(4 * ne + scores - ne - cast, "low"), New(5 * ne + scores, "stat"))
-        worst = max(in_projection, at_softmax, at_end, key=lambda items: sum(
-            i.elements * (2 if i.dtype == "low" else 4) for i in items))  # per sample: every moment scales with it
+        worst = max(in_projection, at_softmax, at_end, key=autocast_bytes)  # per sample: every moment scales with it
         return (*worst, New(-(e * e + (e if r["bias"] else 0)), "low", per_sample=False))  # the out-projection's cast: after
 
     def window(self, r, ins, out):

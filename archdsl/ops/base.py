@@ -9,7 +9,7 @@ from __future__ import annotations
 from math import prod
 from typing import NamedTuple
 
-from ..figures import NOTHING, Counts  # noqa: F401 (what an op's `counts` returns; the ops import them from here)
+from ..figures import NOTHING, Counts, Settings  # noqa: F401 (what an op's `counts` returns; the ops import them from here)
 from .args import REQUIRED, Arg
 from .lowering import Lowering
 
@@ -23,6 +23,15 @@ class New(NamedTuple):
     elements: int
     dtype: str = "act"  # or "stat": statistics, float32 under autocast; "low": autocast's lower precision
     per_sample: bool = True
+
+
+_AUTOCAST = Settings(amp="bf16")  # a float32 model under autocast: "act" and "stat" 4 bytes, "low" 2
+
+
+def autocast_bytes(tensors) -> int:
+    """One sample's bytes of `New` tensors under autocast: how a layer's `amp_temporaries`
+    weighs its moments against each other."""
+    return sum(t.elements * _AUTOCAST.bytes(t.dtype) for t in tensors)
 
 
 class Input(NamedTuple):

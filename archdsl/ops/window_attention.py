@@ -18,7 +18,7 @@ from __future__ import annotations
 from math import prod
 
 from ..figures import flat_view_stride
-from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, fmt_compact, fmt_size, per_dim
+from .base import INPUT, NOTHING, Arg, Counts, New, Op, OpError, autocast_bytes, fmt_compact, fmt_size, per_dim
 from .lowering import Param, module
 
 CPB_HIDDEN = 512  # the hidden width of Swin V2's continuous position bias MLP (torchvision's)
@@ -167,13 +167,11 @@ class WindowAttention(Op):
         q = (2 if r["v2"] else 1) * tc
         copy = tc if r["num_heads"] > 1 else 0
         less = prod(out) * (1 if low_input else 2)
-        moments = (((tc, inp), (3 * tc + q + 2 * copy + scores - less, "low"), (0, "stat")),
-                   ((tc, inp), (3 * tc - less, "low"), (2 * scores, "stat")),
-                   ((tc, inp), (4 * tc + copy + scores - less, "low"), (scores, "stat")))
-        bytes_of = {"low": 2, "act": 4, "stat": 4}  # per sample: every moment scales with it
-        worst = max(moments, key=lambda m: sum(e * bytes_of[d] for e, d in m))
-        return (*(New(e, d) for e, d in worst), *_once(r, True, worst is not moments[0], inp),
-                New(-(c * c + c), "low", per_sample=False))
+        moments = ((New(tc, inp), New(3 * tc + q + 2 * copy + scores - less, "low")),
+                   (New(tc, inp), New(3 * tc - less, "low"), New(2 * scores, "stat")),
+                   (New(tc, inp), New(4 * tc + copy + scores - less, "low"), New(scores, "stat")))
+        worst = max(moments, key=autocast_bytes)  # per sample: every moment scales with it
+        return (*worst, *_once(r, True, worst is not moments[0], inp), New(-(c * c + c), "low", per_sample=False))
 
     def backward_temporaries(self, r, trainable, amp):
         """v2 with trainable weights: the cpb_mlp's backward runs after the rest of the layer's,
