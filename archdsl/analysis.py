@@ -3,7 +3,6 @@
 No arithmetic of its own: every figure is a node's (figures.py, counted by the passes), scaled by
 the batch where the registry says so, and summed for totals and collapsed blocks.
 """
-from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from operator import itemgetter

@@ -16,7 +16,6 @@ block call, `for` loop or `use` that the location was reached through, innermost
 outermost last (as clang and rustc print macro expansions). Several errors of one run are
 printed one after another, at most MAX_ERRORS of them.
 """
-from __future__ import annotations
 
 import unicodedata
 from typing import NamedTuple

@@ -4,7 +4,6 @@ A `Figure` is counted per node for one sample by the figures pass; rows, totals,
 collapsing, JSON, CSV, Markdown and the table read this registry and nothing else. A `Total`
 is a network-wide figure derived from the summed ones and the run's settings.
 """
-from __future__ import annotations
 
 from math import prod
 from operator import attrgetter, itemgetter

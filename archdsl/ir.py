@@ -8,7 +8,6 @@ The expander fills the first fields of each node; the analysis passes (passes/__
 the rest, as torch.fx keeps pass results in `node.meta`. Reports and backends read an analysed
 graph and never run a pass themselves.
 """
-from __future__ import annotations
 
 from typing import NamedTuple
 

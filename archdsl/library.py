@@ -4,7 +4,6 @@ They live in the repository's `specs/` folder; a wheel installs the same files a
 `archdsl/specs/` (pyproject.toml maps the package `archdsl.specs` onto `specs/`). A library spec
 says what it is in the comment of its `network` line (`network vgg16  # VGG-16, ...`).
 """
-from __future__ import annotations
 
 import os
 import re

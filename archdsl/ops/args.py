@@ -1,5 +1,4 @@
 """The arguments an op declares, and the check that turns a written value into one."""
-from __future__ import annotations
 
 import math
 from typing import NamedTuple

@@ -4,7 +4,6 @@ Shapes are PyTorch order without the batch: (C, L), (C, H, W), (C, D, H, W), or 
 vector. `infer` returns the output shape and the *resolved* attributes (everything per spatial
 dimension, channels filled in): the one dictionary that the costs, the report and a builder read.
 """
-from __future__ import annotations
 
 from math import prod
 from typing import NamedTuple

@@ -4,7 +4,6 @@ Each op declares one `Lowering`: the layer class, its constructor arguments read
 resolved attributes, and how the layer is called. `backends/torch.py` instantiates it and
 `backends/pysource.py` prints it, so a built module and its generated source cannot disagree.
 """
-from __future__ import annotations
 
 from typing import NamedTuple
 

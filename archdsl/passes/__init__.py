@@ -3,7 +3,6 @@
 Expansion (passes/expand, AST -> IR) comes before them. `run` is the only place that runs a
 pass: `Network` runs it once per spec, and every report and backend reads the annotated graph.
 """
-from __future__ import annotations
 
 from typing import Callable, NamedTuple
 

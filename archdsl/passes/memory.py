@@ -5,7 +5,6 @@ A storage is named by the node that created it; a view (flatten, crop), an eval 
 identity and an in-place layer live in their input's storage. Each layer's own rule (`Op.saves`)
 says which tensors it keeps; a storage kept by several layers counts once, at the first.
 """
-from __future__ import annotations
 
 from math import prod
 from typing import NamedTuple

@@ -1,6 +1,5 @@
 """The statement walk: every statement of the spec, in order, with blocks, repetition and
 branches expanded, appends its layers to the graph."""
-from __future__ import annotations
 
 from typing import NamedTuple
 
