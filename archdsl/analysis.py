@@ -4,7 +4,6 @@ No arithmetic of its own: every figure is a node's (figures.py, counted by the p
 the batch where the registry says so, and summed for totals and collapsed blocks.
 """
 
-from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -41,8 +40,9 @@ class Row(NamedTuple):
             raise AttributeError(key) from None
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(NamedTuple):
+    """The rows and totals of an analysed graph at a run's settings (`Network.analyze`)."""
+
     graph: Graph  # analysed
     batch: int
     dtype: str
@@ -213,4 +213,4 @@ def collapse(analysis: Analysis, graph: Graph | None = None, depth: int = 1) -> 
         if not graph.groups[key].label:  # a group that is not a block call: say what it holds
             text = " -> ".join(descriptions) if len(descriptions) <= 3 else f"{len(descriptions)} layers"
             merged[key] = merged[key]._replace(description=text)
-    return replace(analysis, rows=tuple(merged[k] for k in order), depth=depth)
+    return analysis._replace(rows=tuple(merged[k] for k in order), depth=depth)

@@ -44,7 +44,7 @@ def provenance() -> dict[str, str]:
         "grammar sha256": grammar_digest(),
         "options": ", ".join(f"{k}={v!r}" for k, v in OPTIONS.items()),
         "lark": lark.__version__,
-        "edited": "Lark's logger set up on first use (no `import logging` at start); annotations not evaluated",
+        "edited": "Lark's logger set up on first use (no `import logging` at start); TextSlice a plain class (no dataclasses); no zlib, base64; annotations not evaluated",
     }
 
 
@@ -79,13 +79,52 @@ logger = _Logger()
 _FUTURE = "from __future__ import annotations  # archdsl: annotations are not evaluated at import\n"
 
 
+# Lark's TextSlice is a frozen dataclass: Python generates and compiles its methods on every start,
+# and `dataclasses` is imported for it alone (together about 1.5% of `archdsl analyze`). Here it is
+# a plain class with the same fields, checks and methods (Lark never compares or hashes one).
+_TEXT_SLICE = """@dataclass(frozen=True)
+class TextSlice(Generic[AnyStr]):
+    #--
+    text: AnyStr
+    start: int
+    end: int
+
+    def __post_init__(self):
+"""
+_PLAIN_TEXT_SLICE = """class TextSlice(Generic[AnyStr]):  # archdsl: a plain class (Lark: a frozen data class)
+    #--
+    __slots__ = ("text", "start", "end")
+
+    def __init__(self, text: AnyStr, start: int, end: int):
+        self.text, self.start, self.end = text, start, end
+        self.__post_init__()
+
+    def __post_init__(self):
+"""
+
+# (what, Lark's text, archdsl's): each Lark text must occur exactly once in the stand-alone output
+_EDITS = (
+    ("its `import logging`", "\nimport logging\n", "\n"),
+    ("its logger", _LOGGER, _LAZY_LOGGER),
+    ("its dataclass import", "\nfrom dataclasses import dataclass\n", "\n"),
+    ("TextSlice", _TEXT_SLICE, _PLAIN_TEXT_SLICE),
+    # zlib and base64 decode a compressed DATA, which this stand-alone output does not have (DATA is a literal)
+    ("its imports for compressed tables", "\nimport pickle, zlib, base64\n", "\nimport pickle\n"),
+)
+
+
 def edited(source: str) -> str:
-    """Lark's stand-alone output with its logger set up lazily and its annotations unevaluated."""
-    if source.count("\nimport logging\n") != 1 or source.count(_LOGGER) != 1:
-        raise SystemExit("Lark's stand-alone output changed: update tools/make_parser.py's edit of its logger")
+    """Lark's stand-alone output with its logger set up lazily, TextSlice a plain class, no imports
+    it does not use, and its annotations unevaluated."""
     if "from __future__" in source:
         raise SystemExit("Lark's stand-alone output has a __future__ import: update tools/make_parser.py")
-    return _FUTURE + source.replace("\nimport logging\n", "\n", 1).replace(_LOGGER, _LAZY_LOGGER, 1)
+    for what, old, new in _EDITS:
+        if source.count(old) != 1:
+            raise SystemExit(f"Lark's stand-alone output changed: update tools/make_parser.py's edit of {what}")
+        source = source.replace(old, new, 1)
+    if "@dataclass" in source or "import dataclass" in source:
+        raise SystemExit("Lark's stand-alone output has another dataclass: update tools/make_parser.py")
+    return _FUTURE + source
 
 
 def header() -> str:
