@@ -6,7 +6,8 @@
 
 What it measures, in one run:
   A. ResNet-152, each repetition as a fresh process, interleaved (order alternates every rep):
-     - `archdsl analyze specs/resnet152.arch` (the installed console script), the default command:
+     - `archdsl analyze specs/resnet152.arch` (the console script of a fresh `pip install .`, as the
+       README's quick start installs it, or --archdsl SCRIPT), the default command:
        the table to a pipe, and to a pseudo-terminal of 80 columns (COLUMNS=80: narrowed, coloured)
      - `archdsl analyze specs/resnet152.arch --format json`, to a pipe
      - `python bench/torchinfo_child.py`: import torch + torchinfo, build a standalone ResNet-152
@@ -14,6 +15,7 @@ What it measures, in one run:
        of input_size=(1, 3, 224, 224); once with torch's default threads, once with
        OMP_NUM_THREADS=1 (robust when other processes share the CPUs)
      - floors for reference: `python -c pass` and `archdsl --version` (imports the CLI only)
+     - the table to a pipe once more from this environment's own (editable) install, if it has one
      - archdsl once more in the caller's own environment (e.g. PYTHONDONTWRITEBYTECODE=1)
      Wall time from fork to reap, CPU time and peak RSS of that one child (os.wait4 rusage,
      i.e. what RUSAGE_CHILDREN would report for it alone; see LAUNCHER below).
@@ -58,9 +60,33 @@ CHILD_ENV: dict | None = None
 
 # --------------------------------------------------------------------------- running children
 
+# The `archdsl` console script timed: by default that of a fresh virtual environment made as the
+# README's first command makes it (`python3 -m venv DIR && DIR/bin/pip install .`: a regular
+# install, as a user gets it); `--archdsl SCRIPT` names another (e.g. .venv/bin/archdsl, editable).
+ARCHDSL: Path | None = None
+
+
+def shown(command: str) -> str:
+    """A command as the report prints it: paths relative to the repository, the temporary install as DIR."""
+    command = command.replace(str(ROOT) + "/", "")
+    return command.replace(str(ARCHDSL.parent.parent), "DIR") if ARCHDSL and ARCHDSL.parent.parent.name == "venv" else command
+
+
 def archdsl_cmd() -> list[str]:
+    return [str(ARCHDSL)]
+
+
+def editable_cmd() -> list[str] | None:
+    """This environment's own archdsl (the test environment's editable install), if it is not the one timed."""
     script = Path(PY).parent / "archdsl"
-    return [str(script)] if script.exists() else [PY, "-m", "archdsl"]
+    return [str(script)] if script.exists() and script != ARCHDSL else None
+
+
+def install_like_the_readme(where: Path) -> Path:
+    """A virtual environment with archdsl installed as the README's quick start installs it."""
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    subprocess.run([str(where / "bin" / "pip"), "install", "--quiet", str(ROOT)], check=True, cwd=ROOT)
+    return where / "bin" / "archdsl"
 
 
 # Linux keeps the peak RSS of the address space a process had before exec(): a child that
@@ -240,13 +266,15 @@ def bench_resnet(spec: str, reps: int) -> dict:
     cmds |= {
         "torchinfo": [PY, str(BENCH / "torchinfo_child.py")],
         "torchinfo, 1 thread": [PY, str(BENCH / "torchinfo_child.py")],
-        "python -c pass": [PY, "-c", "pass"],
+        "python -c pass": [str(ARCHDSL.parent / "python"), "-c", "pass"],  # the interpreter archdsl runs on
         "archdsl --version": archdsl_cmd() + ["--version"],
     }
+    if editable_cmd():
+        cmds["archdsl table, pipe, editable install"] = editable_cmd() + ["analyze", spec]
     envs = {"torchinfo, 1 thread": dict(CHILD_ENV or os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")}
     if CHILD_ENV is not None and CHILD_ENV.get("PYTHONPYCACHEPREFIX") != os.environ.get("PYTHONPYCACHEPREFIX"):
-        # the same command as the caller's environment runs it (here: PYTHONDONTWRITEBYTECODE=1 and an
-        # editable install, so archdsl's own modules are compiled from source on every run)
+        # the same command as the caller's environment runs it (here: PYTHONDONTWRITEBYTECODE=1, so
+        # nothing is cached that pip did not compile at install: an editable install compiles archdsl on every run)
         cmds["archdsl table, pipe, caller's env"] = cmds["archdsl table, pipe"]
         envs["archdsl table, pipe, caller's env"] = dict(os.environ)
     res = {k: [] for k in cmds}
@@ -421,6 +449,7 @@ def report(env: dict, checks: dict, a: dict | None, b: dict | None, spec: str, a
              f" at start, **{end_commit} at end: the code changed during the run; rerun for clean numbers**"))
     L.append(f"- load average (1/5/15 min) at start: {env['loadavg']}; at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     L.append(f"- command: `{argv}`")
+    L.append(f"- archdsl timed: {env['archdsl']}")
     L.append(f"- children's bytecode: {env['bytecode']}\n")
     L.append("## Checks (untimed)\n")
     for k, v in checks.items():
@@ -436,7 +465,7 @@ def report(env: dict, checks: dict, a: dict | None, b: dict | None, spec: str, a
         L.append("| run | command | median wall | min wall | max wall | median CPU (user+sys) | peak RSS (median / max) |")
         L.append("|---|---|---:|---:|---:|---:|---:|")
         for name, r in runs.items():
-            L.append(f"| {name} | `{a['commands'][name].replace(str(ROOT) + '/', '')}` | {fmt_s(med(r['wall_s']))} | {fmt_s(min(r['wall_s']))} | "
+            L.append(f"| {name} | `{shown(a['commands'][name])}` | {fmt_s(med(r['wall_s']))} | {fmt_s(min(r['wall_s']))} | "
                      f"{fmt_s(max(r['wall_s']))} | {fmt_s(med(r['cpu_s']))} | {med(r['rss_mib']):.1f} / {max(r['rss_mib']):.1f} MiB |")
         L.append("")
         L.append("Speed-up over torchinfo of each archdsl command: the ratio of medians, of minimums (the least disturbed runs), "
@@ -514,6 +543,7 @@ def main() -> None:
                     help="run children in this environment as is (default: cache bytecode in a temp PYTHONPYCACHEPREFIX)")
     ap.add_argument("--only", choices=["resnet", "scaling"], help="run one part only")
     ap.add_argument("--json-out", help="also write the raw numbers here")
+    ap.add_argument("--archdsl", help="the archdsl console script to time (default: a fresh `pip install .`, as the README's quick start)")
     args = ap.parse_args()
     reps = args.reps or (3 if args.quick else 15)
     scale_reps = args.scale_reps or (3 if args.quick else 7)
@@ -531,7 +561,18 @@ def main() -> None:
         CHILD_ENV["PYTHONPYCACHEPREFIX"] = pyc_dir
     argv = " ".join([os.path.relpath(PY, ROOT) if PY.startswith(str(ROOT)) else PY, os.path.relpath(__file__, ROOT)] + sys.argv[1:])
 
+    global ARCHDSL
+    install_dir = None
+    if args.archdsl:
+        ARCHDSL = Path(args.archdsl).absolute()
+    else:
+        install_dir = Path(tempfile.mkdtemp(prefix="archdsl-bench-venv-"))
+        print("installing archdsl as the README does (pip install .) ...", file=sys.stderr)
+        ARCHDSL = install_like_the_readme(install_dir / "venv")
     env = environment()
+    env["archdsl"] = (f"`{args.archdsl}`" if args.archdsl else
+                      "a fresh virtual environment made as the README's first command makes it: `python3 -m venv DIR && "
+                      "DIR/bin/pip install .` (a regular install; rich, click and graphviz)")
     env["bytecode"] = ("cached in a temporary PYTHONPYCACHEPREFIX (as after `pip install`; PYTHONDONTWRITEBYTECODE removed), "
                        "warmed up before timing" if pyc_dir else
                        f"caller's environment (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})")
@@ -560,6 +601,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         if pyc_dir:
             shutil.rmtree(pyc_dir, ignore_errors=True)
+        if install_dir:
+            shutil.rmtree(install_dir, ignore_errors=True)
     print(text)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"env": env, "checks": checks, "resnet152": a, "scaling": b}, indent=1))

@@ -21,7 +21,7 @@ def test_two_commands():
     install_and_run, test = quick_start_commands()
     venv = "python3 -m venv .venv && . .venv/bin/activate && "
     assert install_and_run.startswith(venv) and test.startswith(venv)  # each works in a fresh shell
-    assert install_and_run.endswith("pip install -e . && archdsl analyze specs/vgg16.arch")  # no torch
+    assert install_and_run.endswith("pip install . && archdsl analyze specs/vgg16.arch")  # no torch, not editable
     assert "[test]" in test and "pytest" in test
 
 

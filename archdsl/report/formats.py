@@ -53,15 +53,19 @@ def to_json(a: Analysis) -> str:
     return json_document(to_dict(a))
 
 
+# json.dumps's settings, without its check for cycles (a report has none): a tenth less work
+_encode = json.JSONEncoder(check_circular=False).encode
+
+
 def json_document(doc: dict) -> str:
     """A report's JSON: one layer per line, readable, and every piece goes through json's fast C
     encoder (indent= turns it off: 6x slower on 10,000 layers)."""
     fields = []
     for key, value in doc.items():
         if key == "layers":
-            fields.append(' "layers": [' + ("\n  " + ",\n  ".join(json.dumps(r) for r in value) + "\n ]" if value else "]"))
+            fields.append(' "layers": [' + ("\n  " + ",\n  ".join(map(_encode, value)) + "\n ]" if value else "]"))
         else:
-            fields.append(f" {json.dumps(key)}: {json.dumps(value)}")
+            fields.append(f" {_encode(key)}: {_encode(value)}")
     return "{\n" + ",\n".join(fields) + "\n}"
 
 
