@@ -170,11 +170,14 @@ def _new_parser(transformer):
     """Lark_StandAlone(transformer=transformer), from its pickle (_lark_tables.py, written by
     tools/make_parser.py: Lark's tables are not rebuilt on every start) where it loads."""
     try:
-        import pickle
+        try:
+            from _pickle import loads  # CPython's unpickler (pickle.loads) without importing pickle.py
+        except ImportError:  # pragma: no cover - another Python
+            from pickle import loads
 
         from ._lark_tables import PICKLE
 
-        lark = pickle.loads(PICKLE)
+        lark = loads(PICKLE)
         # what Lark._prepare_callbacks does with a transformer, in the dict the parser already holds
         callbacks = lark._parse_tree_builder.create_callback(transformer)
         callbacks.update(_get_lexer_callbacks(transformer, lark.terminals))

@@ -44,7 +44,8 @@ def provenance() -> dict[str, str]:
         "grammar sha256": grammar_digest(),
         "options": ", ".join(f"{k}={v!r}" for k, v in OPTIONS.items()),
         "lark": lark.__version__,
-        "edited": "Lark's logger set up on first use (no `import logging` at start); TextSlice a plain class (no dataclasses); no zlib, base64; annotations not evaluated",
+        "edited": "Lark's logger set up on first use (no `import logging` at start); TextSlice a plain class (no dataclasses); "
+                  "no pickle, zlib, base64; DATA and MEMO built when Lark_StandAlone() asks; annotations not evaluated",
     }
 
 
@@ -108,8 +109,15 @@ _EDITS = (
     ("its logger", _LOGGER, _LAZY_LOGGER),
     ("its dataclass import", "\nfrom dataclasses import dataclass\n", "\n"),
     ("TextSlice", _TEXT_SLICE, _PLAIN_TEXT_SLICE),
-    # zlib and base64 decode a compressed DATA, which this stand-alone output does not have (DATA is a literal)
-    ("its imports for compressed tables", "\nimport pickle, zlib, base64\n", "\nimport pickle\n"),
+    # zlib and base64 decode a compressed DATA, which this stand-alone output does not have (DATA is a
+    # literal); pickle is for Lark's cache (Lark.save, Lark.load, cache=True), which archdsl does not use:
+    # archdsl/parser.py unpickles _lark_tables.py with the C unpickler alone (importing pickle.py is 0.6%)
+    ("its imports for compressed tables and the cache", "\nimport pickle, zlib, base64\n", "\n"),
+    # DATA and MEMO, the tables as literals, are for Lark_StandAlone() (tools and archdsl/parser.py's
+    # fallback); archdsl unpickles the parser instead. Built at import they were 0.8% of `archdsl analyze`.
+    ("DATA", "\nDATA = (\n", "\ndef _data():  # archdsl: built when Lark_StandAlone() asks (Lark: at import)\n    return (\n"),
+    ("MEMO", "\nMEMO = (\n", "\ndef _memo():  # archdsl: as _data\n    return (\n"),
+    ("Lark_StandAlone", "Lark._load_from_dict(DATA, MEMO, **kwargs)", "Lark._load_from_dict(_data(), _memo(), **kwargs)"),
 )
 
 
