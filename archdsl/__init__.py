@@ -15,7 +15,7 @@ __all__ = ["ArchError", "Network", "build", "load", "__version__"]
 
 def __getattr__(name: str):
     """The API, imported on first use (PEP 562): the command line imports archdsl for its version
-    and then only what a command runs, with the garbage collector off (cli.py)."""
+    and then only what a command runs, with the garbage collector off (cli/analyze.py)."""
     if name == "ArchError":
         from .errors import ArchError
 

@@ -53,6 +53,25 @@ def test_cli_analyze_does_not_import_torch(tmp_path):
         assert not {m for m in modules if is_torch(m)}, sorted(m for m in modules if is_torch(m))[:10]
 
 
+def test_a_command_imports_no_other_command(tmp_path):
+    """click's lazy subcommands: `archdsl analyze` defines (imports) no other command's module."""
+    spec = tmp_path / "tiny.arch"
+    spec.write_text(SPEC)
+    code = textwrap.dedent(f"""
+        import sys
+        from archdsl.cli import main
+        sys.argv = ["archdsl", "analyze", {str(spec)!r}]
+        try:
+            main()
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m.startswith("archdsl.cli")), file=sys.stderr)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "tiny" in proc.stdout, proc.stderr[-2000:]
+    assert proc.stderr.strip() == "['archdsl.cli', 'archdsl.cli.analyze']", proc.stderr[-2000:]
+
+
 def test_api_does_not_import_torch():
     code = textwrap.dedent(f"""
         import sys
