@@ -39,6 +39,17 @@ def load_spec(spec: str, sets: tuple[str, ...], input_size: str | None, lib: tup
     return load_text(read_spec(path), path, **options)
 
 
+def load_all(specs: tuple[str, ...], lib: tuple[str, ...]) -> list:
+    """Each SPEC as `analyze` reads it: a path or a library spec's name."""
+    nets = []
+    for spec in specs:
+        try:
+            nets.append(load_spec(spec, (), None, lib))
+        except OSError as err:
+            raise UsageError(f"cannot read {spec}: {err.strerror}", code="E0903") from None
+    return nets
+
+
 def rich_decides() -> bool:
     """Standard output may be a terminal that only rich can size and colour (Windows, FORCE_COLOR,
     TTY_COMPATIBLE, a dumb terminal): where posix_terminal has no answer."""
@@ -153,14 +164,3 @@ def _end_now(code) -> None:
     except (OSError, ValueError):
         return
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
-
-
-def load_all(specs: tuple[str, ...], lib: tuple[str, ...]) -> list:
-    """Each SPEC as `analyze` reads it: a path or a library spec's name."""
-    nets = []
-    for spec in specs:
-        try:
-            nets.append(load_spec(spec, (), None, lib))
-        except OSError as err:
-            raise UsageError(f"cannot read {spec}: {err.strerror}", code="E0903") from None
-    return nets
