@@ -64,12 +64,13 @@ CHILD_ENV: dict | None = None
 # README's first command makes it (`python3 -m venv DIR && DIR/bin/pip install .`: a regular
 # install, as a user gets it); `--archdsl SCRIPT` names another (e.g. .venv/bin/archdsl, editable).
 ARCHDSL: Path | None = None
+INSTALLED: Path | None = None  # the temporary virtual environment of that default install
 
 
 def shown(command: str) -> str:
     """A command as the report prints it: paths relative to the repository, the temporary install as DIR."""
     command = command.replace(str(ROOT) + "/", "")
-    return command.replace(str(ARCHDSL.parent.parent), "DIR") if ARCHDSL and ARCHDSL.parent.parent.name == "venv" else command
+    return command.replace(str(INSTALLED), "DIR") if INSTALLED else command
 
 
 def archdsl_cmd() -> list[str]:
@@ -84,8 +85,10 @@ def editable_cmd() -> list[str] | None:
 
 def install_like_the_readme(where: Path) -> Path:
     """A virtual environment with archdsl installed as the README's quick start installs it."""
+    global INSTALLED
     subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
     subprocess.run([str(where / "bin" / "pip"), "install", "--quiet", str(ROOT)], check=True, cwd=ROOT)
+    INSTALLED = where
     return where / "bin" / "archdsl"
 
 
