@@ -22,9 +22,14 @@ def parse_sets(values: tuple[str, ...]) -> dict:
     return out
 
 
-INPUT_HELP = "Replace the spec's input size: channels last, no batch (160x160x3 HxWxC, 8000x1 LxC, 784)."
-LIB_HELP = "A folder `use` may read, besides the spec's own folder and ARCHDSL_PATH's; may be repeated."
-WIDE_HELP = "Every column in full, however wide the terminal (what a pipe or a file gets)."
+# How a command reads its SPEC (load_spec's arguments) and lays out a table, declared once for every
+# command that takes them (each decorator makes a new click option wherever it is applied)
+SET_OPTION = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
+INPUT_OPTION = click.option("--input", "input_size", default=None, metavar="SIZE",
+                            help="Replace the spec's input size: channels last, no batch (160x160x3 HxWxC, 8000x1 LxC, 784).")
+LIB_OPTION = click.option("--lib", multiple=True, metavar="DIR",
+                          help="A folder `use` may read, besides the spec's own folder and ARCHDSL_PATH's; may be repeated.")
+WIDE_OPTION = click.option("--wide", is_flag=True, help="Every column in full, however wide the terminal (what a pipe or a file gets).")
 
 
 def load_spec(spec: str, sets: tuple[str, ...], input_size: str | None, lib: tuple[str, ...]):

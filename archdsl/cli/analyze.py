@@ -7,18 +7,18 @@ import sys
 import click
 
 from ..errors import ArchError, UsageError
-from . import INPUT_HELP, LIB_HELP, WIDE_HELP, analysis_options, fail, load_spec, rich_decides
+from . import INPUT_OPTION, LIB_OPTION, SET_OPTION, WIDE_OPTION, analysis_options, fail, load_spec, rich_decides
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
 @analysis_options
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
+@SET_OPTION
 @click.option("--depth", type=int, default=None, help="Collapse blocks below this depth into one row each.")
-@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
-@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
-@click.option("--wide", is_flag=True, help=WIDE_HELP)
+@INPUT_OPTION
+@LIB_OPTION
+@WIDE_OPTION
 def analyze(spec: str, fmt: str, batch: int, dtype: str, sets: tuple[str, ...], depth: int | None,
             input_size: str | None, wide: bool, lib: tuple[str, ...], optimizer: str, device: str,
             convention: str, amp: str | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ArchError, UsageError
-from . import INPUT_HELP, LIB_HELP, fail, load_spec
+from . import INPUT_OPTION, LIB_OPTION, SET_OPTION, fail, load_spec
 
 
 @click.command()
@@ -20,9 +20,9 @@ from . import INPUT_HELP, LIB_HELP, fail, load_spec
 @click.option("--weights", default=None, metavar="FILE", help="Load a saved state_dict (strict).")
 @click.option("--optimize", type=click.Choice(["inference"]), default=None,
               help="Fold batch norm into the layer before it and drop dropout (eval only).")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
-@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
-@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+@SET_OPTION
+@INPUT_OPTION
+@LIB_OPTION
 def build(spec, output, device, dtype, channels_last, check, weights, optimize, sets, input_size, lib) -> None:
     """Build SPEC as a PyTorch module and print a summary of it (needs PyTorch: archdsl[torch])."""
     from ..network import torch_backend

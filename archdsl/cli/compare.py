@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ArchError, UsageError
-from . import LIB_HELP, WIDE_HELP, analysis_options, fail, load_all, terminal_width
+from . import LIB_OPTION, WIDE_OPTION, analysis_options, fail, load_all, terminal_width
 
 
 @click.command()
@@ -15,8 +15,8 @@ from . import LIB_HELP, WIDE_HELP, analysis_options, fail, load_all, terminal_wi
 @click.option("--plot-x", type=click.Choice(["macs", "flops"]), default="macs", show_default=True, help="The chart's compute axis.")
 @click.option("--plot-y", type=click.Choice(["auto", "top1", "params"]), default="auto", show_default=True,
               help="auto: the top-1 accuracy where every spec records one, else parameters.")
-@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
-@click.option("--wide", is_flag=True, help=WIDE_HELP)
+@LIB_OPTION
+@WIDE_OPTION
 def compare(specs: tuple[str, ...], fmt: str, plot: str | None, plot_x: str, plot_y: str, lib: tuple[str, ...],
             wide: bool, **analysis) -> None:
     """Networks side by side: parameters, MACs, memory, depth and receptive field of each SPEC."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ArchError, UsageError
-from . import LIB_HELP, WIDE_HELP, analysis_options, fail, load_all, terminal_width
+from . import LIB_OPTION, WIDE_OPTION, analysis_options, fail, load_all, terminal_width
 
 
 @click.command()
@@ -13,8 +13,8 @@ from . import LIB_HELP, WIDE_HELP, analysis_options, fail, load_all, terminal_wi
 @click.option("--depth", type=int, default=None, help="Compare blocks: collapse both below this depth first.")
 @click.option("--all", "everything", is_flag=True, help="List the layers that did not change too.")
 @analysis_options
-@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
-@click.option("--wide", is_flag=True, help=WIDE_HELP)
+@LIB_OPTION
+@WIDE_OPTION
 def diff(specs: tuple[str, ...], fmt: str, depth: int | None, everything: bool, lib: tuple[str, ...], wide: bool,
          **analysis) -> None:
     """What changed from spec A to spec B, layer by layer (aligned by name), with the change of the totals."""

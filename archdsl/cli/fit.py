@@ -5,7 +5,7 @@ import click
 
 from ..figures import AMP, OPTIMIZERS
 from ..errors import ArchError, UsageError
-from . import INPUT_HELP, LIB_HELP, fail, load_spec
+from . import INPUT_OPTION, LIB_OPTION, SET_OPTION, fail, load_spec
 
 
 @click.command()
@@ -18,9 +18,9 @@ from . import INPUT_HELP, LIB_HELP, fail, load_spec
 @click.option("--amp", type=click.Choice(AMP), default=None, help="A forward under torch.autocast in bfloat16 or float16.")
 @click.option("--train/--inference", "train", default=True, help="A training step (default) or an eval, no-grad forward.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
-@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
-@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+@SET_OPTION
+@INPUT_OPTION
+@LIB_OPTION
 def fit(spec, budget, optimizer, dtype, device, amp, train, fmt, sets, input_size, lib) -> None:
     """The largest batch of SPEC whose peak memory fits in --memory (a search over the exact model)."""
     import json

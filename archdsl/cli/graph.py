@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ArchError, UsageError
-from . import INPUT_HELP, LIB_HELP, fail, load_spec
+from . import INPUT_OPTION, LIB_OPTION, SET_OPTION, fail, load_spec
 
 
 @click.command()
@@ -14,9 +14,9 @@ from . import INPUT_HELP, LIB_HELP, fail, load_spec
 @click.option("--stats", is_flag=True, help="Add parameters and MACs to every node and block.")
 @click.option("--rankdir", type=click.Choice(["TB", "LR"]), default="TB", show_default=True, help="Top to bottom or left to right.")
 @click.option("--compact", is_flag=True, help="Fold batch norms and activations into the layer before them; wrap a tall diagram into columns.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
-@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
-@click.option("--lib", multiple=True, metavar="DIR", help=LIB_HELP)
+@SET_OPTION
+@INPUT_OPTION
+@LIB_OPTION
 def graph(spec: str, output: str, depth: int | None, stats: bool, rankdir: str, compact: bool, sets: tuple[str, ...],
           input_size: str | None, lib: tuple[str, ...]) -> None:
     """Draw SPEC as a diagram (Graphviz): layers, blocks as boxes, shapes on every node."""

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import ArchError, UsageError
-from . import INPUT_HELP, fail, parse_sets
+from . import INPUT_OPTION, SET_OPTION, fail, parse_sets
 
 
 @click.command(context_settings={"show_default": True})
@@ -31,8 +31,8 @@ from . import INPUT_HELP, fail, parse_sets
 @click.option("--workers", type=click.IntRange(0), default=None, help="Data loader processes (default: 0 for data in memory).")
 @click.option("--out", default=None, metavar="DIR", help="metrics.jsonl, checkpoint.pt each epoch, curves.png.")
 @click.option("--resume", default=None, metavar="DIR", help="Go on from DIR's checkpoint (its spec and options).")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a constant defined with `let`.")
-@click.option("--input", "input_size", default=None, metavar="SIZE", help=INPUT_HELP)
+@SET_OPTION
+@INPUT_OPTION
 @click.pass_context
 def train(ctx, spec, sets, input_size, compile_, resume, **options) -> None:
     """Train SPEC on real data (needs PyTorch); data-parallel under torchrun -m archdsl train."""
